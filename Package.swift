@@ -1,0 +1,50 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+/// Settings every target shares: Swift 6 language mode is the package default; these add the
+/// strictness the style guide asks for.
+let strictSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
+let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+
+var package = Package(
+    name: "pgdaemon",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "pgdaemon", targets: ["pgdaemon"]),
+        .library(name: "Postgres", targets: ["Postgres"]),
+        .library(name: "DaemonKit", targets: ["DaemonKit"]),
+        .library(name: "Scheduler", targets: ["Scheduler"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CLibPQ",
+            pkgConfig: "libpq",
+            providers: [.apt(["libpq-dev"])]
+        ),
+        .target(name: "Postgres", dependencies: ["CLibPQ"]),
+        .executableTarget(name: "embed-sql", path: "Plugins/EmbedSQLTool"),
+        .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["embed-sql"]),
+        .target(name: "DaemonKit", dependencies: ["Postgres", yams], plugins: ["EmbedSQL"]),
+        .target(name: "Scheduler", dependencies: ["Postgres", "DaemonKit"]),
+        .executableTarget(name: "pgdaemon", dependencies: ["Postgres", "DaemonKit", "Scheduler", argumentParser]),
+
+        .target(name: "TestSupport", dependencies: ["Postgres", "DaemonKit"], path: "Tests/TestSupport"),
+        .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "DaemonKitTests", dependencies: ["DaemonKit", "Postgres", "TestSupport"]),
+        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "DaemonKit", "Postgres", "TestSupport"]),
+        .testTarget(name: "pgdaemonTests", dependencies: ["Postgres", "TestSupport"]),
+    ]
+)
+
+for target in package.targets where target.type != .system && target.type != .plugin {
+    target.swiftSettings = (target.swiftSettings ?? []) + strictSettings
+}

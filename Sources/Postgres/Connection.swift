@@ -1,0 +1,271 @@
+import CLibPQ
+import Foundation
+import Synchronization
+
+/// One PostgreSQL session, owned by an actor whose jobs run on a thread of its own.
+///
+/// Every libpq call for the session happens on that thread, so blocking waits (a slow query, an advisory lock held by
+/// another node, a LISTEN with nothing to hear) never occupy Swift's cooperative threads. A connection runs one
+/// statement at a time: give each concurrent task its own connection.
+///
+/// ```swift
+/// let connection = try await Connection.connect(ConnectionOptions(url, applicationName: "pgdaemon/node-a/db"))
+/// let rows = try await connection.query("SELECT id, name FROM scheduler_task WHERE priority < \(limit)")
+/// for row in rows {
+///     print(try row.decode(Int64.self, "id"), try row.decode(String?.self, "name") ?? "-")
+/// }
+/// ```
+///
+/// Cancelling the task that awaits a statement asks the server to cancel it (`PQcancel`); the statement then fails
+/// with SQLSTATE 57014.
+public actor Connection {
+    /// How this connection was opened, for messages (`options.redacted` shows it without a password).
+    public nonisolated let options: ConnectionOptions
+    nonisolated let executor: ConnectionExecutor
+    nonisolated let canceller = QueryCanceller()
+    nonisolated let waker: Waker
+    private nonisolated let serverPID = Atomic<Int32>(0)
+    private var session: Session?
+    var isClosed = false
+
+    /// The `PGconn` pointer. Sendable only so that `deinit`, which runs when no job can be using it, may finish it.
+    private struct Session: @unchecked Sendable {
+        let pointer: OpaquePointer
+    }
+
+    /// The libpq connection while the session is open.
+    var handle: OpaquePointer? { session?.pointer }
+
+    public nonisolated var unownedExecutor: UnownedSerialExecutor {
+        executor.asUnownedSerialExecutor()
+    }
+
+    private init(options: ConnectionOptions) throws {
+        self.options = options
+        self.waker = try Waker()
+        self.executor = ConnectionExecutor(name: "postgres \(options.applicationName ?? "connection")")
+    }
+
+    /// Opens a session; throws `connectionFailed` with libpq's reason, never showing a password.
+    public static func connect(_ options: ConnectionOptions) async throws -> Connection {
+        let connection = try Connection(options: options)
+        try await connection.open()
+        return connection
+    }
+
+    deinit {
+        if let session { PQfinish(session.pointer) }
+        canceller.detach()
+        executor.shutdown()
+    }
+
+    private func open() throws {
+        let parameters = try options.parameters()
+        let keywords = parameters.map { strdup($0.0) }
+        let values = parameters.map { strdup($0.1) }
+        defer { (keywords + values).forEach { free($0) } }
+        let keywordPointers = keywords.map { UnsafePointer($0) } + [nil]
+        let valuePointers = values.map { UnsafePointer($0) } + [nil]
+        let connection = PQconnectdbParams(keywordPointers, valuePointers, 0)
+        guard let connection, PQstatus(connection) == CONNECTION_OK else {
+            let reason = connection.map { String(cString: PQerrorMessage($0)).oneLine } ?? "out of memory"
+            if let connection { PQfinish(connection) }
+            throw PostgresError(
+                .connectionFailed, message: options.redact("Cannot connect to PostgreSQL: \(reason)"))
+        }
+        adopt(connection)
+    }
+
+    private func adopt(_ connection: OpaquePointer) {
+        // libpq prints server NOTICEs to stderr by default; they are informational and would interleave with
+        // command output, so they are dropped.
+        PQsetNoticeProcessor(connection, { _, _ in }, nil)
+        canceller.attach(to: connection)
+        serverPID.store(PQbackendPID(connection), ordering: .relaxed)
+        session = Session(pointer: connection)
+    }
+
+    /// The open libpq handle, or an error saying why there is none.
+    func openHandle() throws -> OpaquePointer {
+        guard let handle else {
+            throw PostgresError(.closed, message: "The database connection is closed.")
+        }
+        return handle
+    }
+
+    /// Closes the session; later calls throw `closed`. Session advisory locks and LISTENs end with it.
+    public func close() {
+        canceller.detach()
+        if let handle { PQfinish(handle) }
+        session = nil
+        serverPID.store(0, ordering: .relaxed)
+        isClosed = true
+    }
+
+    /// The server process serving this session, as `pg_stat_activity.pid` and `pg_locks.pid` show it; 0 once
+    /// closed. Readable while a statement runs, because it does not wait for the connection's thread.
+    public nonisolated var backendPID: Int32 {
+        serverPID.load(ordering: .relaxed)
+    }
+
+    /// Whether the session is inside a transaction block (open or failed).
+    public var isInTransaction: Bool {
+        guard let handle else { return false }
+        return PQtransactionStatus(handle) != PQTRANS_IDLE
+    }
+
+    /// Runs one statement and returns its rows. Values interpolated into `sql` are bound, never spliced.
+    @discardableResult
+    public func query(_ sql: SQL) async throws -> PostgresRows {
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
+            try run(sql)
+        } onCancel: { [canceller] in
+            canceller.cancel()
+        }
+    }
+
+    /// Runs one statement and returns how many rows it inserted, updated or deleted.
+    @discardableResult
+    public func execute(_ sql: SQL) async throws -> Int {
+        try await query(sql).affectedRows
+    }
+
+    /// Runs trusted SQL text that may hold several statements (a migration file), with no parameters.
+    public func runScript(_ script: String) async throws {
+        try Task.checkCancellation()
+        let handle = try openHandle()
+        try await withTaskCancellationHandler {
+            _ = try consume(PQexec(handle, script), query: nil)
+        } onCancel: { [canceller] in
+            canceller.cancel()
+        }
+    }
+
+    /// Asks the server to cancel whatever statement this connection runs now; safe from any thread.
+    public nonisolated func cancelRunningStatement() {
+        canceller.cancel()
+    }
+
+    /// Whether the server answers on this session now. A broken session answers false and stays broken until
+    /// `reconnect()`.
+    public func ping() -> Bool {
+        guard let handle, let result = PQexec(handle, "") else { return false }
+        defer { PQclear(result) }
+        return PQresultStatus(result) == PGRES_EMPTY_QUERY
+    }
+
+    /// Replaces a broken session with a new one to the same server. Session state (LISTENs, advisory locks, settings)
+    /// is not carried over.
+    public func reconnect() throws {
+        guard !isClosed else { throw PostgresError(.closed, message: "The database connection is closed.") }
+        canceller.detach()
+        if let handle { PQfinish(handle) }
+        session = nil
+        try open()
+    }
+
+    /// Runs a statement on the connection's thread: binds parameters, waits for the result, copies it out.
+    func run(_ sql: SQL) throws -> PostgresRows {
+        let handle = try openHandle()
+        var buffers: [UnsafeMutablePointer<CChar>?] = []
+        defer { buffers.forEach { $0?.deallocate() } }
+        var lengths: [Int32] = []
+        var formats: [Int32] = []
+        var types: [Oid] = []
+        for bind in sql.binds {
+            switch bind {
+            case .null:
+                buffers.append(nil)
+                lengths.append(0)
+                formats.append(0)
+                types.append(0)
+            case .text(let text):
+                guard !text.utf8.contains(0) else {
+                    throw PostgresError(
+                        .misuse, message: "A text value contains a NUL character, which PostgreSQL cannot store.",
+                        query: sql.text)
+                }
+                buffers.append(Self.copy(Array(text.utf8) + [0]))
+                lengths.append(0)
+                formats.append(0)
+                types.append(0)
+            case .bytes(let data):
+                buffers.append(Self.copy(Array(data)))
+                lengths.append(Int32(data.count))
+                formats.append(1)
+                types.append(PostgresType.bytea.oid)
+            }
+        }
+        let values = buffers.map { UnsafePointer($0) }
+        let result = PQexecParams(handle, sql.text, Int32(values.count), types, values, lengths, formats, 0)
+        return try consume(result, query: sql.text)
+    }
+
+    private static func copy(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {
+        let buffer = UnsafeMutablePointer<CChar>.allocate(capacity: max(bytes.count, 1))
+        bytes.withUnsafeBytes { source in
+            UnsafeMutableRawPointer(buffer).copyMemory(from: source.baseAddress!, byteCount: source.count)
+        }
+        return buffer
+    }
+
+    /// Turns a libpq result into rows or an error, and frees it.
+    func consume(_ result: OpaquePointer?, query: String?) throws -> PostgresRows {
+        guard let result else { throw connectionError(query: query) }
+        defer { PQclear(result) }
+        switch PQresultStatus(result) {
+        case PGRES_TUPLES_OK, PGRES_SINGLE_TUPLE:
+            return Self.rows(of: result)
+        case PGRES_COMMAND_OK, PGRES_EMPTY_QUERY:
+            let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+            return PostgresRows(columns: PostgresColumns(names: [], types: []), values: [], affectedRows: affected)
+        case PGRES_FATAL_ERROR, PGRES_NONFATAL_ERROR, PGRES_BAD_RESPONSE:
+            throw serverError(result, query: query)
+        default:
+            throw PostgresError(
+                .misuse, message: "The statement started a COPY or pipeline, which this connection does not support.",
+                query: query)
+        }
+    }
+
+    private static func rows(of result: OpaquePointer) -> PostgresRows {
+        let columnCount = PQnfields(result)
+        let rowCount = PQntuples(result)
+        let columns = PostgresColumns(
+            names: (0..<columnCount).map { String(cString: PQfname(result, $0)) },
+            types: (0..<columnCount).map { PostgresType(oid: PQftype(result, $0)) })
+        var values: [[String?]] = []
+        values.reserveCapacity(Int(rowCount))
+        for row in 0..<rowCount {
+            values.append(
+                (0..<columnCount).map { column in
+                    guard PQgetisnull(result, row, column) == 0 else { return nil }
+                    let length = Int(PQgetlength(result, row, column))
+                    return PQgetvalue(result, row, column).withMemoryRebound(to: UInt8.self, capacity: length) {
+                        String(decoding: UnsafeBufferPointer(start: $0, count: length), as: UTF8.self)
+                    }
+                })
+        }
+        return PostgresRows(columns: columns, values: values, affectedRows: Int(rowCount))
+    }
+
+    private func serverError(_ result: OpaquePointer, query: String?) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            PQresultErrorField(result, Int32(code.asciiValue!)).map { String(cString: $0) }
+        }
+        guard let message = field("M") else { return connectionError(query: query) }
+        return PostgresError(
+            .server, message: message, sqlState: field("C"), detail: field("D"), hint: field("H"), query: query)
+    }
+
+    /// The error for a failure without a server message: the session broke, or libpq could not send.
+    private func connectionError(query: String?) -> PostgresError {
+        let reason = handle.map { String(cString: PQerrorMessage($0)).oneLine } ?? ""
+        let broken = handle.map { PQstatus($0) == CONNECTION_BAD } ?? true
+        return PostgresError(
+            broken ? .connectionLost : .server,
+            message: options.redact(
+                "The database connection failed\(reason.isEmpty ? "." : ": \(reason)")"), query: query)
+    }
+}

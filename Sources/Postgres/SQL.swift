@@ -1,0 +1,76 @@
+/// A statement and its bound values, built by string interpolation.
+///
+/// Every interpolated value becomes a `$n` placeholder and travels separately from the SQL text, so a value can never
+/// change the statement: `"SELECT * FROM t WHERE name = \(name)"` is safe whatever `name` holds. SQL text that must be
+/// spliced in (an identifier, a fragment built by the program) goes through `identifier:` or the deliberately named
+/// `unsafeSQL:`.
+public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConvertible {
+    /// The SQL text with `$1`, `$2`… placeholders.
+    public private(set) var text: String
+    /// The values for the placeholders, in order.
+    public private(set) var binds: [PostgresBind]
+
+    public init(stringLiteral value: String) {
+        text = value
+        binds = []
+    }
+
+    public init(stringInterpolation: StringInterpolation) {
+        text = stringInterpolation.text
+        binds = stringInterpolation.binds
+    }
+
+    /// SQL text that is trusted as it is, with values for its own `$n` placeholders.
+    public init(unsafeSQL text: String, binds: [PostgresBind] = []) {
+        self.text = text
+        self.binds = binds
+    }
+
+    /// The SQL text only: bound values are never printed.
+    public var description: String { text }
+
+    public struct StringInterpolation: StringInterpolationProtocol {
+        var text = ""
+        var binds: [PostgresBind] = []
+
+        public init(literalCapacity: Int, interpolationCount: Int) {
+            text.reserveCapacity(literalCapacity + interpolationCount * 3)
+        }
+
+        public mutating func appendLiteral(_ literal: String) {
+            text += literal
+        }
+
+        /// Binds a value as the next `$n` parameter.
+        public mutating func appendInterpolation(_ value: some PostgresEncodable) {
+            binds.append(value.postgresBind)
+            text += "$\(binds.count)"
+        }
+
+        /// Binds a value, or NULL when it is `nil`.
+        public mutating func appendInterpolation(_ value: (some PostgresEncodable)?) {
+            binds.append(value?.postgresBind ?? .null)
+            text += "$\(binds.count)"
+        }
+
+        /// Splices a name (table, channel, role) as a double-quoted identifier.
+        public mutating func appendInterpolation(identifier: String) {
+            text += SQL.quoteIdentifier(identifier)
+        }
+
+        /// Splices SQL text as it is. Only for text the program itself built, never for input.
+        public mutating func appendInterpolation(unsafeSQL fragment: String) {
+            text += fragment
+        }
+    }
+
+    /// Quotes a name the way PostgreSQL reads a quoted identifier: inside double quotes, with quotes doubled. NUL,
+    /// which PostgreSQL cannot store in a name, is dropped.
+    public static func quoteIdentifier(_ name: String) -> String {
+        var quoted = "\""
+        for character in name where character != "\0" {
+            quoted += character == "\"" ? "\"\"" : String(character)
+        }
+        return quoted + "\""
+    }
+}

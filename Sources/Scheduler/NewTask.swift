@@ -1,0 +1,32 @@
+public import Foundation
+
+/// A task to enqueue, with the defaults of `scheduler_task_add`.
+public struct NewTask: Sendable {
+    /// The handler type that runs it, such as `Command` or `Noop`.
+    public var type: String
+    /// The handler's data as a JSON object text; default `{}`.
+    public var dataJSON: String
+    /// A name shown in listings and history; cron tasks carry their entry's name.
+    public var name: String?
+    /// Lower runs first; default 0.
+    public var priority: Int
+    /// While a task with this key is pending, enqueuing another returns the pending task's id instead.
+    public var uniqueKey: String?
+    /// When to run; `nil` or a time not later than now means at once.
+    public var executionTime: Date?
+    /// Attempts before the task stays failed; default 3.
+    public var maxAttempts: Int
+
+    public init(
+        type: String, dataJSON: String = "{}", name: String? = nil, priority: Int = 0, uniqueKey: String? = nil,
+        executionTime: Date? = nil, maxAttempts: Int = 3
+    ) {
+        self.type = type
+        self.dataJSON = dataJSON
+        self.name = name
+        self.priority = priority
+        self.uniqueKey = uniqueKey
+        self.executionTime = executionTime
+        self.maxAttempts = maxAttempts
+    }
+}

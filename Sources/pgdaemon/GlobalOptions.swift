@@ -1,0 +1,31 @@
+import ArgumentParser
+import DaemonKit
+import Postgres
+
+/// The options every command takes (DESIGN §7).
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .long, help: "The configuration file (default: $PGDAEMON_CONFIG, else pgdaemon.yaml when present).")
+    var config: String?
+
+    @Option(name: .long, help: "This node's name (default: $PGDAEMON_NODE, else the configuration's, else the host name).")
+    var node: String?
+
+    /// The configuration with the command line's choices applied.
+    func loadConfiguration() throws -> Configuration {
+        try Configuration.load(file: config, node: node)
+    }
+
+    /// Connects for a command, named `pgdaemon/NODE/PURPOSE` in `pg_stat_activity`.
+    func connect(purpose: String) async throws -> (Configuration, Connection) {
+        let configuration = try loadConfiguration()
+        let options = ConnectionOptions(
+            configuration.database, applicationName: "pgdaemon/\(configuration.node)/\(purpose)")
+        return (configuration, try await Connection.connect(options))
+    }
+}
+
+/// The `--json` flag of every listing.
+struct OutputOptions: ParsableArguments {
+    @Flag(name: .long, help: "Print JSON for scripts instead of a table.")
+    var json = false
+}

@@ -1,0 +1,44 @@
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("LISTEN and NOTIFY", .timeLimit(.minutes(2)))
+struct NotificationTests {
+    @Test func aWaitWithNothingToHearReturnsNilAtItsTimeout() async throws {
+        try await withTestConnection(migrated: false) { connection in
+            try await connection.listen("quiet")
+            let started = ContinuousClock.now
+            #expect(try await connection.nextNotification(timeout: .milliseconds(200)) == nil)
+            #expect(ContinuousClock.now - started >= .milliseconds(200))
+        }
+    }
+
+    @Test func cancellingTheWaitingTaskEndsTheWaitAtOnce() async throws {
+        try await withTestConnection(migrated: false) { connection in
+            try await connection.listen("quiet")
+            let started = ContinuousClock.now
+            let waiting = Task { try await connection.nextNotification(timeout: .seconds(60)) }
+            try await Task.sleep(for: .milliseconds(50))
+            waiting.cancel()
+            await #expect(throws: CancellationError.self) { try await waiting.value }
+            #expect(ContinuousClock.now - started < .seconds(5))
+            // The connection still works, and the next wait is not ended by the old wake-up.
+            #expect(try await connection.nextNotification(timeout: .milliseconds(100)) == nil)
+        }
+    }
+
+    @Test func anyTextIsASafeChannelName() async throws {
+        try await withTestDatabase(migrated: false) { database in
+            let listener = try await database.connect()
+            let sender = try await database.connect()
+            let channel = "it's \"odd\"; DROP TABLE x; 🎉"
+            try await listener.listen(channel)
+            try await sender.notify(channel, payload: "ok")
+            let notification = try await listener.nextNotification(timeout: .seconds(5))
+            #expect(notification?.channel == channel)
+            #expect(notification?.payload == "ok")
+            await listener.close()
+            await sender.close()
+        }
+    }
+}

@@ -1,0 +1,52 @@
+public import Foundation
+
+/// Runs the real `pgdaemon` binary, as an operator or a script would.
+public enum PGDaemonProcess {
+    /// What one run printed and how it ended.
+    public struct Outcome: Sendable {
+        public var status: Int32
+        public var stdout: String
+        public var stderr: String
+    }
+
+    /// The binary `swift build` put next to the test bundle, or `$PGDAEMON_BIN`.
+    public static var binary: URL {
+        if let path = ProcessInfo.processInfo.environment["PGDAEMON_BIN"] { return URL(fileURLWithPath: path) }
+        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "pgdaemon")
+    }
+
+    /// Runs `pgdaemon ARGUMENTS` to its end with the test's environment plus `environment`, output captured in
+    /// files (pipes could fill and block the child).
+    public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
+        let folder = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-run-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: folder) }
+        let stdoutFile = folder.appending(path: "stdout")
+        let stderrFile = folder.appending(path: "stderr")
+        for file in [stdoutFile, stderrFile] {
+            guard FileManager.default.createFile(atPath: file.path, contents: nil) else {
+                throw CocoaError(.fileWriteUnknown, userInfo: [NSFilePathErrorKey: file.path])
+            }
+        }
+
+        let process = Process()
+        process.executableURL = binary
+        process.arguments = arguments
+        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
+        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
+        process.standardError = try FileHandle(forWritingTo: stderrFile)
+        process.currentDirectoryURL = folder
+        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
+            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
+            do {
+                try process.run()
+            } catch {
+                process.terminationHandler = nil
+                continuation.resume(throwing: error)
+            }
+        }
+        return Outcome(
+            status: status, stdout: try String(contentsOf: stdoutFile, encoding: .utf8),
+            stderr: try String(contentsOf: stderrFile, encoding: .utf8))
+    }
+}
