@@ -7,7 +7,8 @@ struct GlobalOptions: ParsableArguments {
     @Option(name: .long, help: "The configuration file (default: $PGDAEMON_CONFIG, else pgdaemon.yaml when present).")
     var config: String?
 
-    @Option(name: .long, help: "This node's name (default: $PGDAEMON_NODE, else the configuration's, else the host name).")
+    @Option(
+        name: .long, help: "This node's name (default: $PGDAEMON_NODE, else the configuration's, else the host name).")
     var node: String?
 
     /// The configuration with the command line's choices applied.

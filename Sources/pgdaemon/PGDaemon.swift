@@ -1,7 +1,7 @@
 import ArgumentParser
+import DaemonKit
 import Foundation
 import Postgres
-import DaemonKit
 
 /// The `pgdaemon` command: the daemon's node and cluster tools (DESIGN §7).
 @main

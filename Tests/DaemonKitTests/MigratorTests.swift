@@ -79,7 +79,8 @@ struct MigratorTests {
         try await withTestConnection { connection in
             var edited = Migration.all
             let last = edited.removeLast()
-            let changedFirst = Migration(id: edited[0].id, fileName: edited[0].fileName, sql: edited[0].sql + "\n-- edited")
+            let changedFirst = Migration(
+                id: edited[0].id, fileName: edited[0].fileName, sql: edited[0].sql + "\n-- edited")
             edited[0] = changedFirst
             let statuses = try await Migrator(connection: connection, migrations: edited).status()
             #expect(statuses.first?.state == .changed)
@@ -90,11 +91,13 @@ struct MigratorTests {
 
     @Test func aFailingMigrationLeavesNothingBehind() async throws {
         try await withTestConnection(migrated: false) { connection in
-            let broken = Migration(id: 9001, fileName: "9001_broken.sql", sql: "CREATE TABLE half (id int); SELECT 1/0;")
+            let broken = Migration(
+                id: 9001, fileName: "9001_broken.sql", sql: "CREATE TABLE half (id int); SELECT 1/0;")
             await #expect(throws: PostgresError.self) {
                 try await Migrator(connection: connection, migrations: [broken]).migrate()
             }
-            let half = try await connection.query("SELECT to_regclass('half') IS NULL AS gone")[0].decode(Bool.self, "gone")
+            let half = try await connection.query("SELECT to_regclass('half') IS NULL AS gone")[0].decode(
+                Bool.self, "gone")
             #expect(half)
             let statuses = try await Migrator(connection: connection, migrations: [broken]).status()
             #expect(statuses.map(\.state) == [.pending])

@@ -43,7 +43,8 @@ struct ConnectionOptionsTests {
     }
 
     @Test func libpqMessagesBecomeOneLine() {
-        let message = "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n"
+        let message =
+            "connection to server at \"127.0.0.1\", port 1 failed: Connection refused\n"
             + "\tIs the server running on that host and accepting TCP/IP connections?\n"
         #expect(
             message.oneLine == "connection to server at \"127.0.0.1\", port 1 failed: Connection refused. "

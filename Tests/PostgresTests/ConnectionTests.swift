@@ -22,7 +22,8 @@ struct ConnectionTests {
 
             let raised = await #expect(throws: PostgresError.self) {
                 try await connection.execute(
-                    "DO $$ BEGIN RAISE EXCEPTION 'boom' USING DETAIL = 'the detail', HINT = 'the hint', ERRCODE = 'P0001'; END $$")
+                    "DO $$ BEGIN RAISE EXCEPTION 'boom' USING DETAIL = 'the detail', HINT = 'the hint', ERRCODE = 'P0001'; END $$"
+                )
             }
             #expect(raised?.sqlState == "P0001")
             #expect(raised?.message == "boom")

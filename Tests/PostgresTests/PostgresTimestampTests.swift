@@ -17,18 +17,26 @@ struct PostgresTimestampTests {
     ])
     func parses(text: String, seconds: Double) {
         let date = PostgresTimestamp.parse(text)
-        #expect(date.map { abs($0.timeIntervalSince1970 - seconds) < 0.000_001 } == true, "\(text) → \(String(describing: date))")
+        #expect(
+            date.map { abs($0.timeIntervalSince1970 - seconds) < 0.000_001 } == true,
+            "\(text) → \(String(describing: date))")
     }
 
-    @Test(arguments: ["", "2026-11-29", "2026-13-01 00:00:00+00", "2026-11-29 18:54:17+0", "2026-11-29T18:54:17Z", "now"])
+    @Test(arguments: [
+        "", "2026-11-29", "2026-13-01 00:00:00+00", "2026-11-29 18:54:17+0", "2026-11-29T18:54:17Z", "now",
+    ])
     func rejects(text: String) {
         #expect(PostgresTimestamp.parse(text) == nil)
     }
 
     @Test func formatsInUTCWithMicroseconds() {
-        #expect(PostgresTimestamp.format(Date(timeIntervalSince1970: 1_795_978_457.123456)) == "2026-11-29 18:54:17.123456+00")
+        #expect(
+            PostgresTimestamp.format(Date(timeIntervalSince1970: 1_795_978_457.123456))
+                == "2026-11-29 18:54:17.123456+00")
         #expect(PostgresTimestamp.format(Date(timeIntervalSince1970: -1)) == "1969-12-31 23:59:59.000000+00")
-        #expect(PostgresTimestamp.format(Date(timeIntervalSince1970: -63_517_780_800)) == "0044-03-15 12:00:00.000000+00 BC")
+        #expect(
+            PostgresTimestamp.format(Date(timeIntervalSince1970: -63_517_780_800)) == "0044-03-15 12:00:00.000000+00 BC"
+        )
     }
 
     @Test func civilDaysRoundTripOverFourCenturies() {

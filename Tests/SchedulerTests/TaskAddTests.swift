@@ -35,7 +35,8 @@ struct TaskAddTests {
             let future = try await queue.add(NewTask(type: "Noop", executionTime: later))
             let overdue = try await queue.add(NewTask(type: "Noop", executionTime: earlier))
             #expect(future != overdue)
-            let due = try await connection.query("SELECT execution_time FROM scheduler_future_task WHERE id = \(future)")
+            let due = try await connection.query(
+                "SELECT execution_time FROM scheduler_future_task WHERE id = \(future)")
             #expect(try due.first?.decode(Date.self, "execution_time") == later)
             let ready = try await connection.query("SELECT scheduled_for FROM scheduler_task WHERE id = \(overdue)")
             #expect(try ready.first?.decode(Date?.self, "scheduled_for") == earlier)
@@ -61,7 +62,8 @@ struct TaskAddTests {
                 for _ in 0..<8 {
                     group.addTask {
                         let connection = try await database.connect()
-                        let id = try await TaskQueue(connection: connection).add(NewTask(type: "Noop", uniqueKey: "once"))
+                        let id = try await TaskQueue(connection: connection).add(
+                            NewTask(type: "Noop", uniqueKey: "once"))
                         await connection.close()
                         return id
                     }
@@ -83,7 +85,9 @@ struct TaskAddTests {
     ])
     func badInputIsRefusedAndChangesNothing(task: NewTask, sqlState: String, message: String) async throws {
         try await withTestConnection { connection in
-            let error = await #expect(throws: PostgresError.self) { try await TaskQueue(connection: connection).add(task) }
+            let error = await #expect(throws: PostgresError.self) {
+                try await TaskQueue(connection: connection).add(task)
+            }
             #expect(error?.sqlState == sqlState)
             #expect(error?.message.contains(message) == true, "\(String(describing: error))")
             let count = try await connection.query(
