@@ -10,6 +10,7 @@ let strictSettings: [SwiftSetting] = [
 
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
+let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
 
 var package = Package(
     name: "pgdaemon",
@@ -19,10 +20,12 @@ var package = Package(
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "DaemonKit", targets: ["DaemonKit"]),
         .library(name: "Scheduler", targets: ["Scheduler"]),
+        .library(name: "DaemonCLI", targets: ["DaemonCLI"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
         .systemLibrary(
@@ -33,9 +36,10 @@ var package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .executableTarget(name: "embed-sql", path: "Plugins/EmbedSQLTool"),
         .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["embed-sql"]),
-        .target(name: "DaemonKit", dependencies: ["Postgres", yams], plugins: ["EmbedSQL"]),
+        .target(name: "DaemonKit", dependencies: ["Postgres", yams, logging], plugins: ["EmbedSQL"]),
         .target(name: "Scheduler", dependencies: ["Postgres", "DaemonKit"]),
-        .executableTarget(name: "pgdaemon", dependencies: ["Postgres", "DaemonKit", "Scheduler", argumentParser]),
+        .target(name: "DaemonCLI", dependencies: ["Postgres", "DaemonKit", "Scheduler", argumentParser, logging]),
+        .executableTarget(name: "pgdaemon", dependencies: ["DaemonCLI", "DaemonKit", "Scheduler"]),
 
         .target(name: "TestSupport", dependencies: ["Postgres", "DaemonKit"], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),

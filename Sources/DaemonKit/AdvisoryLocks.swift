@@ -9,4 +9,6 @@ public import Postgres
 public enum AdvisoryLocks {
     /// Held by the transaction that applies a migration.
     public static let migrations = AdvisoryLockKey(namespace: 1_885_824_000, id: 0)
+    /// Namespace of node-name locks, held by each live supervisor on its registration connection.
+    public static let nodeNamespace: Int32 = 1_885_824_001
 }

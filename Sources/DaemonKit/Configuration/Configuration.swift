@@ -3,8 +3,9 @@ import Yams
 
 /// The node's configuration: the YAML file of DESIGN §4 with its environment overrides applied.
 ///
-/// Loading is strict: an unknown key or a value of the wrong type is an error naming the file, line and key, because a
-/// typo silently ignored is a setting silently not applied.
+/// Loading is strict: an unknown key, an unknown module or a value of the wrong kind is an error naming the file,
+/// line and key, because a typo silently ignored is a setting silently not applied. A file that fails to load never
+/// starts anything.
 public struct Configuration: Sendable {
     /// This node's name, unique in the cluster; default: the host name.
     public var node: String
@@ -12,75 +13,206 @@ public struct Configuration: Sendable {
     public var database: String?
     /// The file it was read from; `nil` when no file was found and defaults apply.
     public var file: String?
+    public var daemon = DaemonSettings()
+    /// The configured modules in file order, switched-off ones (`valid: false`) included.
+    public var modules: [ModuleConfiguration] = []
+    /// The `commands:` allow-list for Command tasks.
+    public var commands: [String: CommandConfiguration] = [:]
+    /// The `statements:` allow-list for SQL tasks.
+    public var statements: [String: String] = [:]
+    /// A short hash of the file's text, shown per node by `pgdaemon nodes` so differing configurations stand out.
+    public var hash = "-"
 
     /// The file read when neither `--config` nor `PGDAEMON_CONFIG` names one.
     public static let defaultFile = "pgdaemon.yaml"
 
-    /// Top-level keys of DESIGN §4.
-    static let topLevelKeys: Set<String> = ["node", "database", "daemon", "modules", "cron", "commands", "statements"]
+    /// The modules a node runs when the file has no `modules:` key (those of them this binary has registered).
+    public static let defaultModules = [
+        "SchedulerTaskWorker", "SchedulerFutureTaskManager", "SchedulerCronTaskManager", "SchedulerTaskRescuer",
+    ]
+
+    static let topLevelKeys = ["node", "database", "daemon", "modules", "cron", "commands", "statements"]
+
+    /// The modules that run: configured and `valid`.
+    public var validModules: [ModuleConfiguration] { modules.filter(\.valid) }
 
     /// Loads the configuration: `file`, else `PGDAEMON_CONFIG`, else `pgdaemon.yaml` when it exists; then applies
-    /// `PGDAEMON_DATABASE_URL` and `PGDAEMON_NODE`, and finally `node` (a `--node` option).
+    /// `PGDAEMON_DATABASE_URL` and `PGDAEMON_NODE`, and finally `node` (a `--node` option). Module entries are checked
+    /// against `registry`.
     public static func load(
-        file: String? = nil, node: String? = nil, environment: [String: String] = ProcessInfo.processInfo.environment
+        file: String? = nil, node: String? = nil, registry: ModuleRegistry = .builtIn,
+        environment: [String: String] = ProcessInfo.processInfo.environment
     ) throws -> Configuration {
         let named = file ?? environment["PGDAEMON_CONFIG"].flatMap { $0.isEmpty ? nil : $0 }
-        var configuration = Configuration(node: Self.hostName, database: nil, file: nil)
+        var configuration = Configuration(node: hostName)
         if let path = named ?? (FileManager.default.fileExists(atPath: defaultFile) ? defaultFile : nil) {
-            try configuration.read(path)
+            try configuration.read(path, registry: registry)
+        } else {
+            configuration.modules = defaultModuleEntries(registry)
         }
         if let url = environment["PGDAEMON_DATABASE_URL"], !url.isEmpty { configuration.database = url }
         if let name = node ?? environment["PGDAEMON_NODE"], !name.isEmpty { configuration.node = name }
         return configuration
     }
 
-    private mutating func read(_ path: String) throws {
+    init(node: String) {
+        self.node = node
+    }
+
+    private static func defaultModuleEntries(_ registry: ModuleRegistry) -> [ModuleConfiguration] {
+        defaultModules.compactMap { name in
+            registry[name].map { type in
+                ModuleConfiguration(
+                    name: name, type: name, cluster: type.defaultCluster, sleepPost: type.defaultSleepPost)
+            }
+        }
+    }
+
+    private mutating func read(_ path: String, registry: ModuleRegistry) throws {
         file = path
         guard let data = FileManager.default.contents(atPath: path) else {
             throw ConfigurationError(file: path, message: "the file does not exist or cannot be read")
         }
         let text = String(decoding: data, as: UTF8.self)
+        hash = Self.shortHash(text)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
         } catch let error as YamlError {
             throw ConfigurationError(file: path, line: error.line, message: "not valid YAML: \(error.problem)")
         }
-        guard let root else { return }
-        guard let mapping = root.mapping else {
-            throw ConfigurationError(file: path, line: root.line, message: "expected a mapping of settings at the top")
+        let reader = YAMLReader(file: path)
+        guard let root else {
+            modules = Self.defaultModuleEntries(registry)
+            return
         }
-        for (key, value) in mapping {
-            guard let name = key.string, Self.topLevelKeys.contains(name) else {
-                throw ConfigurationError(
-                    file: path, line: key.line, keyPath: key.string ?? "",
-                    message: "unknown key; expected one of \(Self.topLevelKeys.sorted().joined(separator: ", "))")
-            }
-            switch name {
-            case "node": node = try value.requiredString(file: path, keyPath: name)
-            case "database": database = try value.requiredString(file: path, keyPath: name)
-            default: break
+        let pairs = try reader.mapping(root, "")
+        try reader.checkKeys(pairs, allowed: Self.topLevelKeys, "")
+        var sawModules = false
+        for (key, _, value) in pairs {
+            switch key {
+            case "node": node = try reader.string(value, key)
+            case "database": database = try reader.string(value, key)
+            case "daemon": daemon = try Self.daemonSettings(value, reader)
+            case "modules":
+                sawModules = true
+                modules = try Self.moduleEntries(value, reader, registry)
+            case "commands": commands = try Self.commandEntries(value, reader)
+            case "statements":
+                for (name, _, statement) in try reader.mapping(value, key) {
+                    statements[name] = try reader.string(statement, "statements.\(name)")
+                }
+            default:
+                // cron: checked as a mapping here; its entries are read by the scheduler's cron manager.
+                _ = try reader.mapping(value, key)
             }
         }
+        if !sawModules { modules = Self.defaultModuleEntries(registry) }
+    }
+
+    private static func daemonSettings(_ node: Node, _ reader: YAMLReader) throws -> DaemonSettings {
+        var settings = DaemonSettings()
+        let pairs = try reader.mapping(node, "daemon")
+        try reader.checkKeys(pairs, allowed: ["pid_file", "log_dir", "shutdown_timeout", "http"], "daemon")
+        for (key, _, value) in pairs {
+            let path = "daemon.\(key)"
+            switch key {
+            case "pid_file": settings.pidFile = try reader.string(value, path)
+            case "log_dir": settings.logDir = try reader.string(value, path)
+            case "shutdown_timeout": settings.shutdownTimeout = try reader.duration(value, path)
+            default: settings.http = try reader.string(value, path)
+            }
+        }
+        return settings
+    }
+
+    private static let commonModuleKeys = ["module", "valid", "cluster", "sleep_post", "discard_after"]
+
+    private static func moduleEntries(
+        _ node: Node, _ reader: YAMLReader, _ registry: ModuleRegistry
+    ) throws -> [ModuleConfiguration] {
+        try reader.mapping(node, "modules").map { name, keyNode, value in
+            let path = "modules.\(name)"
+            let pairs = try reader.mapping(value, path)
+            let typeName =
+                try pairs.first { $0.key == "module" }.map { try reader.string($0.value, "\(path).module") }
+                ?? name
+            guard let type = registry[typeName] else {
+                let node = pairs.first { $0.key == "module" }?.value ?? keyNode
+                throw reader.fail(
+                    node, path,
+                    "unknown module \(typeName); registered modules: \(registry.names.joined(separator: ", "))")
+            }
+            try reader.checkKeys(pairs, allowed: commonModuleKeys + type.settings.map(\.name), path)
+            var entry = ModuleConfiguration(
+                name: name, type: typeName, cluster: type.defaultCluster, sleepPost: type.defaultSleepPost)
+            var settings: [String: ModuleSettings.Value] = [:]
+            for (key, _, value) in pairs {
+                let keyPath = "\(path).\(key)"
+                switch key {
+                case "module": break
+                case "valid": entry.valid = try reader.boolean(value, keyPath)
+                case "cluster":
+                    let text = try reader.string(value, keyPath)
+                    guard let mode = ClusterMode(rawValue: text) else {
+                        throw reader.fail(value, keyPath, "expected every-node or singleton, not \"\(text)\"")
+                    }
+                    entry.cluster = mode
+                case "sleep_post": entry.sleepPost = try reader.duration(value, keyPath)
+                case "discard_after": entry.discardAfter = try reader.duration(value, keyPath)
+                default:
+                    let setting = type.settings.first { $0.name == key }!
+                    settings[key] = try settingValue(value, setting.kind, reader, keyPath)
+                }
+            }
+            entry.settings = ModuleSettings(settings)
+            return entry
+        }
+    }
+
+    private static func settingValue(
+        _ node: Node, _ kind: ModuleSetting.Kind, _ reader: YAMLReader, _ keyPath: String
+    ) throws -> ModuleSettings.Value {
+        switch kind {
+        case .integer: .integer(try reader.integer(node, keyPath))
+        case .duration: .duration(try reader.duration(node, keyPath))
+        case .string: .string(try reader.string(node, keyPath))
+        case .boolean: .boolean(try reader.boolean(node, keyPath))
+        }
+    }
+
+    private static func commandEntries(_ node: Node, _ reader: YAMLReader) throws -> [String: CommandConfiguration] {
+        var commands: [String: CommandConfiguration] = [:]
+        for (name, keyNode, value) in try reader.mapping(node, "commands") {
+            let path = "commands.\(name)"
+            let pairs = try reader.mapping(value, path)
+            try reader.checkKeys(pairs, allowed: ["argv", "timeout"], path)
+            guard let argv = pairs.first(where: { $0.key == "argv" }) else {
+                throw reader.fail(keyNode, path, "missing argv, the program and its arguments as a list")
+            }
+            commands[name] = CommandConfiguration(
+                argv: try reader.stringList(argv.value, "\(path).argv"),
+                timeout: try pairs.first { $0.key == "timeout" }.map {
+                    try reader.duration($0.value, "\(path).timeout")
+                }
+                    ?? .seconds(3600))
+        }
+        return commands
+    }
+
+    /// FNV-1a 64 of the text, in hex: enough to tell configurations apart, not a security measure.
+    static func shortHash(_ text: String) -> String {
+        var hash: UInt64 = 14_695_981_039_346_656_037
+        for byte in text.utf8 {
+            hash = (hash ^ UInt64(byte)) &* 1_099_511_628_211
+        }
+        return String(hash, radix: 16)
     }
 
     private static var hostName: String {
         var buffer = [CChar](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count) == 0 else { return "localhost" }
         return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-    }
-}
-
-extension Node {
-    /// The 1-based line the node starts on.
-    var line: Int? { mark.map { $0.line } }
-
-    /// The scalar's text; a mapping, a list, or an empty or null value is an error naming the key.
-    func requiredString(file: String, keyPath: String) throws -> String {
-        guard let scalar, !(scalar.style == .plain && ["", "~", "null", "Null", "NULL"].contains(scalar.string)) else {
-            throw ConfigurationError(file: file, line: line, keyPath: keyPath, message: "expected a non-empty string")
-        }
-        return scalar.string
     }
 }
 
@@ -97,11 +229,7 @@ extension YamlError {
     var problem: String {
         switch self {
         case .scanner(_, let problem, _, _), .parser(_, let problem, _, _), .composer(_, let problem, _, _): problem
-        default: String(describing: self).oneLine
+        default: String(describing: self).split(whereSeparator: \.isNewline).joined(separator: " ")
         }
     }
-}
-
-extension String {
-    var oneLine: String { split(whereSeparator: \.isNewline).joined(separator: " ") }
 }

@@ -11,17 +11,16 @@ struct GlobalOptions: ParsableArguments {
         name: .long, help: "This node's name (default: $PGDAEMON_NODE, else the configuration's, else the host name).")
     var node: String?
 
-    /// The configuration with the command line's choices applied.
+    /// The configuration with the command line's choices applied, checked against the registered modules.
     func loadConfiguration() throws -> Configuration {
-        try Configuration.load(file: config, node: node)
+        try Configuration.load(file: config, node: node, registry: CommandEnvironment.registry)
     }
 
     /// Connects for a command, named `pgdaemon/NODE/PURPOSE` in `pg_stat_activity`.
     func connect(purpose: String) async throws -> (Configuration, Connection) {
         let configuration = try loadConfiguration()
-        let options = ConnectionOptions(
-            configuration.database, applicationName: "pgdaemon/\(configuration.node)/\(purpose)")
-        return (configuration, try await Connection.connect(options))
+        let connection = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: purpose))
+        return (configuration, connection)
     }
 }
 

@@ -1,0 +1,64 @@
+import ArgumentParser
+import DaemonKit
+import Foundation
+
+/// `pgdaemon start`: the supervisor, detached.
+struct Start: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Start this node's daemon in the background, with a pid file and one log file per module.")
+
+    @OptionGroup var global: GlobalOptions
+
+    @Option(help: "How long to wait for the daemon to come up.")
+    var wait: String = "30s"
+
+    func run() async throws {
+        let configuration = try global.loadConfiguration()
+        guard let timeout = DurationText.parse(wait) else {
+            throw CommandFailure.usage("--wait \(wait) is not a duration; write it like 500ms, 10s or 1m.")
+        }
+        let pidFile = PidFile(path: configuration.daemon.pidFile)
+        if let pid = pidFile.livePID() {
+            print("pgdaemon is already running on node \(configuration.node) (pid \(pid)).")
+            return
+        }
+        let logDirectory = configuration.daemon.logDir
+        let log = (
+            handle: try LogFile.open(directory: logDirectory, name: "pgdaemon"),
+            path: LogFile.path(directory: logDirectory, name: "pgdaemon")
+        )
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        var arguments = ["run", "--detached", "--node", configuration.node]
+        if let file = configuration.file {
+            arguments += ["--config", URL(fileURLWithPath: file).standardizedFileURL.path]
+        }
+        process.arguments = arguments
+        process.standardInput = FileHandle.nullDevice
+        process.standardOutput = log.handle
+        process.standardError = log.handle
+        try process.run()
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            if !process.isRunning {
+                throw CommandFailure.failure("pgdaemon did not start: \(lastLine(of: log.path))")
+            }
+            if pidFile.read() == process.processIdentifier {
+                print(
+                    "pgdaemon started on node \(configuration.node) (pid \(process.processIdentifier)); logs in \(logDirectory)."
+                )
+                return
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        throw CommandFailure.failure(
+            "pgdaemon did not come up within \(wait); see \(log.path). It may still be starting (pid \(process.processIdentifier))."
+        )
+    }
+
+    private func lastLine(of path: String) -> String {
+        let text = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        let line = text.split(whereSeparator: \.isNewline).last.map(String.init) ?? "see \(path)"
+        return line.hasPrefix("pgdaemon: ") ? String(line.dropFirst("pgdaemon: ".count)) : line
+    }
+}

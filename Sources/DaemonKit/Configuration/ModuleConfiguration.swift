@@ -1,0 +1,51 @@
+/// One entry of the configuration's `modules:`.
+public struct ModuleConfiguration: Sendable, Equatable {
+    /// The entry's key: the module's name on this node, in logs, `status` and `application_name`.
+    public var name: String
+    /// The registered module type it runs (`module:`, default: the key).
+    public var type: String
+    /// Whether it runs (`valid:`, default true): a module can stay configured but switched off, as in the seed.
+    public var valid: Bool
+    public var cluster: ClusterMode
+    /// The pause after each iteration (`sleep_post:`).
+    public var sleepPost: Duration
+    /// How long one process serves before it is discarded and replaced (`discard_after:`, default 1h).
+    public var discardAfter: Duration
+    /// The module type's own settings.
+    public var settings: ModuleSettings
+
+    public init(
+        name: String, type: String, valid: Bool = true, cluster: ClusterMode = .everyNode,
+        sleepPost: Duration = .seconds(1), discardAfter: Duration = .seconds(3600), settings: ModuleSettings = .init()
+    ) {
+        self.name = name
+        self.type = type
+        self.valid = valid
+        self.cluster = cluster
+        self.sleepPost = sleepPost
+        self.discardAfter = discardAfter
+        self.settings = settings
+    }
+}
+
+/// One entry of `commands:`: the only programs a Command task may run.
+public struct CommandConfiguration: Sendable, Equatable {
+    /// The program and its arguments, run without a shell.
+    public var argv: [String]
+    /// How long it may run before it is killed; default 1h.
+    public var timeout: Duration
+}
+
+/// The `daemon:` section.
+public struct DaemonSettings: Sendable, Equatable {
+    /// Written by `run` and `start`, read by `stop` and `status`; default `var/run/pgdaemon.pid`.
+    public var pidFile = "var/run/pgdaemon.pid"
+    /// Where `start` writes the supervisor's and each module's log; default `var/log/pgdaemon`.
+    public var logDir = "var/log/pgdaemon"
+    /// How long a stop lets running work finish before it kills what is left; default 30s.
+    public var shutdownTimeout: Duration = .seconds(30)
+    /// `host:port` for `/metrics` and `/health`; default none.
+    public var http: String?
+
+    public init() {}
+}

@@ -1,0 +1,79 @@
+import Yams
+
+/// Reads typed values out of a YAML node tree, turning every mismatch into a `ConfigurationError` that names the
+/// file, the line and the key path.
+struct YAMLReader {
+    let file: String
+
+    func fail(_ node: Node?, _ keyPath: String, _ message: String) -> ConfigurationError {
+        ConfigurationError(file: file, line: node?.mark.map { $0.line }, keyPath: keyPath, message: message)
+    }
+
+    /// The key/value pairs of a mapping, in file order, with string keys; an empty or null value is an empty mapping.
+    func mapping(_ node: Node, _ keyPath: String) throws -> [(key: String, keyNode: Node, value: Node)] {
+        if isNull(node) { return [] }
+        guard let mapping = node.mapping else { throw fail(node, keyPath, "expected a mapping of keys to values") }
+        return try mapping.map { key, value in
+            guard let name = key.scalar?.string, !name.isEmpty else {
+                throw fail(key, keyPath, "expected a non-empty text key")
+            }
+            return (name, key, value)
+        }
+    }
+
+    /// Fails on the first key not in `allowed`, listing what is.
+    func checkKeys(
+        _ pairs: [(key: String, keyNode: Node, value: Node)], allowed: [String], _ keyPath: String
+    ) throws {
+        for pair in pairs where !allowed.contains(pair.key) {
+            throw fail(
+                pair.keyNode, join(keyPath, pair.key),
+                "unknown key; expected one of \(allowed.sorted().joined(separator: ", "))")
+        }
+    }
+
+    func string(_ node: Node, _ keyPath: String) throws -> String {
+        guard let scalar = node.scalar, !isNull(node), !scalar.string.isEmpty else {
+            throw fail(node, keyPath, "expected a non-empty string")
+        }
+        return scalar.string
+    }
+
+    func boolean(_ node: Node, _ keyPath: String) throws -> Bool {
+        guard let value = node.scalar.flatMap({ Bool.construct(from: $0) }) else {
+            throw fail(node, keyPath, "expected true or false")
+        }
+        return value
+    }
+
+    func integer(_ node: Node, _ keyPath: String) throws -> Int {
+        guard let text = node.scalar?.string, let value = Int(text) else {
+            throw fail(node, keyPath, "expected a whole number")
+        }
+        return value
+    }
+
+    func duration(_ node: Node, _ keyPath: String) throws -> Duration {
+        let text = try string(node, keyPath)
+        guard let value = DurationText.parse(text), value > .zero else {
+            throw fail(node, keyPath, "\"\(text)\" is not a duration; write it like 500ms, 2s, 10m or 1h")
+        }
+        return value
+    }
+
+    func stringList(_ node: Node, _ keyPath: String) throws -> [String] {
+        guard let sequence = node.sequence, !sequence.isEmpty else {
+            throw fail(node, keyPath, "expected a non-empty list, such as [/usr/local/bin/report, --daily]")
+        }
+        return try sequence.enumerated().map { index, item in try string(item, "\(keyPath)[\(index)]") }
+    }
+
+    func isNull(_ node: Node) -> Bool {
+        guard let scalar = node.scalar, scalar.style == .plain else { return false }
+        return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
+    }
+
+    func join(_ path: String, _ key: String) -> String {
+        path.isEmpty ? key : "\(path).\(key)"
+    }
+}

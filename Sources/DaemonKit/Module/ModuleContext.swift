@@ -1,0 +1,57 @@
+public import Logging
+public import Postgres
+
+/// What a running module gets: its configuration entry, the node's configuration, a logger tagged with node and
+/// module, and a database connection that `pg_stat_activity` shows as `pgdaemon/NODE/MODULE`.
+public final class ModuleContext: Sendable {
+    public let configuration: Configuration
+    public let module: ModuleConfiguration
+    public let logger: Logger
+    public let database: Connection
+    /// Whether `--debug` was given: modules may log more.
+    public let debug: Bool
+    let state: ModuleStateStore
+
+    init(
+        configuration: Configuration, module: ModuleConfiguration, logger: Logger, database: Connection, debug: Bool,
+        state: ModuleStateStore
+    ) {
+        self.configuration = configuration
+        self.module = module
+        self.logger = logger
+        self.database = database
+        self.debug = debug
+        self.state = state
+    }
+
+    /// This node's name.
+    public var node: String { configuration.node }
+    /// The module's own settings.
+    public var settings: ModuleSettings { module.settings }
+
+    /// Returns once the database answers; while it does not, reports `waiting-for-db` and retries with a backoff from
+    /// 1 s to 30 s, reconnecting each time, so a module never spins against a database that is down.
+    public func waitForDatabase() async throws {
+        var delay = Duration.seconds(1)
+        var waited = false
+        while !(await database.ping()) {
+            if !waited {
+                logger.warning("The database does not answer; waiting for it.")
+                waited = true
+            }
+            await state.report(.waitingForDatabase)
+            try await Task.sleep(for: delay)
+            delay = min(delay * 2, .seconds(30))
+            try? await database.reconnect()
+        }
+        if waited {
+            logger.notice("The database answers again.")
+            await state.report(.running)
+        }
+    }
+
+    /// Sleeps `sleep_post`; cancelled at once when the module is asked to stop.
+    public func sleepPost() async throws {
+        try await Task.sleep(for: module.sleepPost)
+    }
+}

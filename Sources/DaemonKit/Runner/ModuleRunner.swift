@@ -1,0 +1,110 @@
+import Foundation
+public import Logging
+public import Postgres
+
+/// Runs one module in the current process, from its creation to its discard: the child side of the supervisor.
+///
+/// The process serves one module instance: PreRun, Run and PostRun loop until a step discards or throws, or until
+/// `discard_after` has passed. Cancelling the task (the child's SIGTERM) ends the current step at its next wait and
+/// returns `.stopped`.
+public struct ModuleRunner: Sendable {
+    public let configuration: Configuration
+    public let module: ModuleConfiguration
+    public let registry: ModuleRegistry
+    public let logger: Logger
+    public let debug: Bool
+
+    public init(
+        configuration: Configuration, module: ModuleConfiguration, registry: ModuleRegistry, logger: Logger,
+        debug: Bool
+    ) {
+        self.configuration = configuration
+        self.module = module
+        self.registry = registry
+        self.logger = logger
+        self.debug = debug
+    }
+
+    /// The connection options of a module: `application_name` is `pgdaemon/NODE/MODULE`.
+    public static func connectionOptions(_ configuration: Configuration, purpose: String) -> ConnectionOptions {
+        ConnectionOptions(configuration.database, applicationName: "pgdaemon/\(configuration.node)/\(purpose)")
+    }
+
+    public func run() async -> ModuleExit {
+        guard let type = registry[module.type] else {
+            logger.error("Unknown module type.", metadata: ["module.type": "\(module.type)"])
+            return .failed
+        }
+        let database: Connection
+        do {
+            database = try await connectWaiting()
+        } catch {
+            return .stopped
+        }
+        let state = ModuleStateStore(database: database, node: configuration.node, module: module.name)
+        await state.report(.running)
+        let context = ModuleContext(
+            configuration: configuration, module: module, logger: logger, database: database, debug: debug,
+            state: state)
+        let outcome = await serve(type, context: context)
+        if case .discarded = outcome { await state.report(.discarding) }
+        await database.close()
+        return outcome
+    }
+
+    /// Connects, retrying with a backoff while the database is unreachable, as PreRun would.
+    private func connectWaiting() async throws -> Connection {
+        var delay = Duration.seconds(1)
+        while true {
+            do {
+                return try await Connection.connect(Self.connectionOptions(configuration, purpose: module.name))
+            } catch let error as PostgresError {
+                logger.warning("Cannot connect to the database; retrying.", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(30))
+            }
+        }
+    }
+
+    private func serve(_ type: any DaemonModule.Type, context: ModuleContext) async -> ModuleExit {
+        let started = ContinuousClock.now
+        let instance: any DaemonModule
+        do {
+            instance = try await type.init(context: context)
+        } catch {
+            return await failed(error, step: "init", state: context.state, exit: Task.isCancelled ? .stopped : .failed)
+        }
+        while true {
+            for (name, step) in [("preRun", instance.preRun), ("run", instance.run), ("postRun", instance.postRun)] {
+                do {
+                    if case .discard(let reason) = try await step() {
+                        logger.info("Discarded by its step.", metadata: ["step": "\(name)", "reason": "\(reason)"])
+                        return .discarded
+                    }
+                } catch {
+                    return await failed(error, step: name, state: context.state, exit: .discarded)
+                }
+            }
+            await context.state.countIteration()
+            if debug {
+                logger.debug(
+                    "Iteration done.", metadata: ["discard.in": "\(module.discardAfter - started.duration(to: .now))"])
+            }
+            if ContinuousClock.now - started >= module.discardAfter {
+                logger.info(
+                    "Discarded after discard_after.",
+                    metadata: ["discard_after": "\(DurationText.format(module.discardAfter))"])
+                return .discarded
+            }
+        }
+    }
+
+    /// A thrown step: a stop request when the task was cancelled, else an error that is logged and recorded.
+    private func failed(_ error: any Error, step: String, state: ModuleStateStore, exit: ModuleExit) async -> ModuleExit
+    {
+        if Task.isCancelled || error is CancellationError { return .stopped }
+        logger.error("A step failed.", metadata: ["step": "\(step)", "error": "\(error)"])
+        await state.report(.discarding, lastError: "\(step): \(error)")
+        return exit
+    }
+}

@@ -1,0 +1,102 @@
+public import Foundation
+public import Postgres
+
+/// A node's registration in the cluster: the advisory lock on its name, which refuses a second supervisor with the same
+/// name, and its `daemon_node` row with a heartbeat from the database clock.
+public actor NodeRegistration {
+    public let configuration: Configuration
+    private let connection: Connection
+    private let lock: AdvisoryLockKey
+
+    /// The version `daemon_node.version` shows.
+    public static let version = "0.1.0"
+
+    /// The lock key of a node name.
+    public static func lockKey(node: String) -> AdvisoryLockKey {
+        AdvisoryLockKey(namespace: AdvisoryLocks.nodeNamespace, name: node)
+    }
+
+    /// Takes the node's name, or throws `NodeAlreadyRunning` naming the live supervisor, and records the node as
+    /// running. The module rows of the node's previous run are cleared: counters start with the supervisor.
+    public static func register(_ configuration: Configuration) async throws -> NodeRegistration {
+        let connection = try await Connection.connect(
+            ModuleRunner.connectionOptions(configuration, purpose: "supervisor"))
+        let registration = NodeRegistration(configuration: configuration, connection: connection)
+        try await registration.claim()
+        return registration
+    }
+
+    private init(configuration: Configuration, connection: Connection) {
+        self.configuration = configuration
+        self.connection = connection
+        self.lock = Self.lockKey(node: configuration.node)
+    }
+
+    private func claim() async throws {
+        let node = configuration.node
+        guard try await connection.tryAdvisoryLock(lock) else {
+            let rows = try await connection.query(
+                "SELECT host, pid, started_at FROM daemon_node WHERE name = \(node)")
+            throw NodeAlreadyRunning(
+                node: node, host: try rows.first?.decode(String?.self, "host"),
+                pid: try rows.first?.decode(Int?.self, "pid"), since: try rows.first?.decode(Date?.self, "started_at"))
+        }
+        try await connection.transaction { [configuration] connection in
+            try await connection.execute(
+                """
+                INSERT INTO daemon_node AS n (name, host, pid, version, config_hash, started_at, last_heartbeat, status)
+                VALUES (\(node), \(ProcessInfo.processInfo.hostName), \(Int(getpid())), \(Self.version),
+                        \(configuration.hash), now(), now(), 'running')
+                ON CONFLICT (name) DO UPDATE
+                SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version,
+                    config_hash = EXCLUDED.config_hash, started_at = now(), last_heartbeat = now(), status = 'running'
+                """)
+            try await connection.execute("DELETE FROM daemon_module_state WHERE node = \(node)")
+        }
+    }
+
+    /// Writes the heartbeat. After a lost connection it reconnects and takes the node's lock again; it throws
+    /// `NodeAlreadyRunning` when another supervisor took the name meanwhile.
+    public func heartbeat(status: String = "running", configHash: String? = nil) async throws {
+        if !(await connection.ping()) {
+            try await connection.reconnect()
+            try await claim()
+        }
+        try await connection.execute(
+            """
+            UPDATE daemon_node SET last_heartbeat = now(), status = \(status),
+                   config_hash = coalesce(\(configHash), config_hash)
+            WHERE name = \(configuration.node)
+            """)
+    }
+
+    /// A store for a module's row, on the supervisor's connection.
+    public func stateStore(module: String) -> ModuleStateStore {
+        ModuleStateStore(database: connection, node: configuration.node, module: module)
+    }
+
+    /// Records the node as stopped and lets go of its name.
+    public func release() async {
+        _ = try? await connection.execute(
+            "UPDATE daemon_module_state SET state = 'stopped', pid = NULL, since = now() WHERE node = \(configuration.node)"
+        )
+        _ = try? await connection.execute(
+            "UPDATE daemon_node SET status = 'stopped', last_heartbeat = now() WHERE name = \(configuration.node)")
+        await connection.close()
+    }
+}
+
+/// A second supervisor for a node name that a live one holds.
+public struct NodeAlreadyRunning: Error, CustomStringConvertible {
+    public var node: String
+    public var host: String?
+    public var pid: Int?
+    public var since: Date?
+
+    public var description: String {
+        var holder = "another supervisor"
+        if let pid, let host { holder = "pid \(pid) on \(host)" }
+        let started = since.map { ", running since \($0.formatted(.iso8601))" } ?? ""
+        return "Node \(node) is already running (\(holder)\(started)); stop it first or choose another --node."
+    }
+}

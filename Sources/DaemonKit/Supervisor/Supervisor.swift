@@ -1,0 +1,277 @@
+public import Foundation
+public import Logging
+
+/// A node's supervisor: one child process per valid module, restarted when it is discarded (at once) or crashes (with
+/// a capped backoff); SIGTERM and SIGINT stop it gracefully within `shutdown_timeout`, SIGHUP reloads the
+/// configuration.
+///
+/// ```swift
+/// let supervisor = Supervisor(options: .init(configurationFile: "pgdaemon.yaml"), registry: .builtIn, logger: logger)
+/// let exitCode = try await supervisor.run()
+/// ```
+///
+/// Each child is this binary again, run as `module-run NAME --supervised`; its stdin is a pipe the supervisor never
+/// writes, so when the supervisor dies, even by SIGKILL, the child reads end-of-file and exits.
+public actor Supervisor {
+    /// How the supervisor was started.
+    public struct Options: Sendable {
+        /// The configuration file children re-read; `nil` for the default lookup.
+        public var configurationFile: String?
+        /// A `--node` given on the command line.
+        public var node: String?
+        public var debug = false
+        /// When set, each module's output goes to `DIRECTORY/MODULE.log` instead of the supervisor's own output.
+        public var logDirectory: String?
+        /// The binary children run; default: this process's own.
+        public var executable = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+
+        public init(configurationFile: String? = nil, node: String? = nil) {
+            self.configurationFile = configurationFile
+            self.node = node
+        }
+    }
+
+    private enum Event: Sendable {
+        case exited(module: String, generation: Int, status: Int32, signaled: Bool)
+        case restart(module: String, generation: Int)
+        case signal(Int32)
+        case heartbeat
+        case shutdownDeadline
+    }
+
+    private struct Child {
+        var entry: ModuleConfiguration
+        var generation: Int
+        var process: Process?
+        var lifeline: Pipe?
+        var started = ContinuousClock.now
+        var backoff = RestartBackoff()
+        /// Set when the child is stopped on purpose; `replacement` is started once it has exited.
+        var stopping = false
+        var replacement: ModuleConfiguration?
+    }
+
+    private let options: Options
+    private let registry: ModuleRegistry
+    private let logger: Logger
+    private var configuration: Configuration
+    private var children: [String: Child] = [:]
+    private var generation = 0
+    private var stopping = false
+    private let events: AsyncStream<Event>
+    private let eventSink: AsyncStream<Event>.Continuation
+
+    /// The interval of `daemon_node.last_heartbeat` updates.
+    public static let heartbeatInterval = Duration.seconds(5)
+
+    public init(configuration: Configuration, options: Options, registry: ModuleRegistry, logger: Logger) {
+        self.configuration = configuration
+        self.options = options
+        self.registry = registry
+        self.logger = logger
+        (events, eventSink) = AsyncStream.makeStream(of: Event.self)
+    }
+
+    /// Runs until stopped; returns the process's exit code. Throws `NodeAlreadyRunning` when the node name is taken.
+    public func run() async throws -> Int32 {
+        let registration = try await NodeRegistration.register(configuration)
+        let signals = SignalStream([SIGTERM, SIGINT, SIGHUP])
+        let forwarder = Task { [eventSink, stream = signals.signals] in
+            for await number in stream { eventSink.yield(.signal(number)) }
+        }
+        let ticker = Task { [eventSink] in
+            while !Task.isCancelled {
+                try await Task.sleep(for: Self.heartbeatInterval)
+                eventSink.yield(.heartbeat)
+            }
+        }
+        defer {
+            forwarder.cancel()
+            ticker.cancel()
+            withExtendedLifetime(signals) {}
+        }
+        for entry in configuration.validModules {
+            await start(entry, registration: registration)
+        }
+        let pidFile = PidFile(path: configuration.daemon.pidFile)
+        try pidFile.write()
+        defer { pidFile.remove() }
+        logger.notice(
+            "Supervisor started.",
+            metadata: ["node": "\(configuration.node)", "modules": "\(configuration.validModules.map(\.name))"])
+
+        for await event in events {
+            switch event {
+            case .exited(let module, let generation, let status, let signaled):
+                await childExited(module, generation: generation, status: status, signaled: signaled, registration)
+            case .restart(let module, let generation):
+                if let child = children[module], child.generation == generation, child.process == nil, !stopping {
+                    await start(child.entry, registration: registration, backoff: child.backoff)
+                }
+            case .signal(SIGHUP):
+                await reload(registration)
+            case .signal:
+                beginShutdown()
+            case .heartbeat:
+                do {
+                    try await registration.heartbeat(status: stopping ? "stopping" : "running")
+                } catch let error as NodeAlreadyRunning {
+                    logger.critical(
+                        "Lost the node's name to another supervisor; stopping.", metadata: ["error": "\(error)"])
+                    beginShutdown()
+                } catch {
+                    logger.warning("Heartbeat failed.", metadata: ["error": "\(error)"])
+                }
+            case .shutdownDeadline:
+                for child in children.values {
+                    if let pid = child.process?.processIdentifier { kill(pid, SIGKILL) }
+                }
+            }
+            if stopping && children.values.allSatisfy({ $0.process == nil }) { break }
+        }
+        await registration.release()
+        logger.notice("Supervisor stopped.", metadata: ["node": "\(configuration.node)"])
+        return 0
+    }
+
+    private func start(_ entry: ModuleConfiguration, registration: NodeRegistration, backoff: RestartBackoff = .init())
+        async
+    {
+        generation += 1
+        var child = Child(entry: entry, generation: generation, backoff: backoff)
+        let process = Process()
+        process.executableURL = options.executable
+        var arguments = ["module-run", entry.name, "--supervised", "--node", configuration.node]
+        if let file = configuration.file { arguments += ["--config", file] }
+        if options.debug { arguments.append("--debug") }
+        process.arguments = arguments
+        let lifeline = Pipe()
+        _ = fcntl(lifeline.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
+        process.standardInput = lifeline
+        if let directory = options.logDirectory, let log = try? LogFile.open(directory: directory, name: entry.name) {
+            process.standardOutput = log
+            process.standardError = log
+        }
+        let name = entry.name
+        let generation = generation
+        process.terminationHandler = { [eventSink] process in
+            eventSink.yield(
+                .exited(
+                    module: name, generation: generation, status: process.terminationStatus,
+                    signaled: process.terminationReason == .uncaughtSignal))
+        }
+        let store = await registration.stateStore(module: entry.name)
+        do {
+            try process.run()
+            child.process = process
+            child.lifeline = lifeline
+            child.started = .now
+            await store.report(.starting, pid: process.processIdentifier)
+        } catch {
+            logger.error("Cannot start the module's process.", metadata: ["module": "\(name)", "error": "\(error)"])
+            child.process = nil
+            scheduleRestart(&child)
+        }
+        children[name] = child
+    }
+
+    private func childExited(
+        _ module: String, generation: Int, status: Int32, signaled: Bool, _ registration: NodeRegistration
+    ) async {
+        guard var child = children[module], child.generation == generation else { return }
+        child.process = nil
+        child.lifeline = nil
+        let store = await registration.stateStore(module: module)
+        if stopping || child.stopping {
+            await store.report(.stopped, pid: 0)
+            children[module] = child
+            if let replacement = child.replacement, !stopping {
+                await start(replacement, registration: registration)
+            } else if !stopping {
+                children[module] = nil
+            }
+            return
+        }
+        if !signaled && status == ModuleExit.discarded.rawValue {
+            await store.countExit(discarded: true, error: nil)
+            await start(child.entry, registration: registration, backoff: child.backoff)
+            return
+        }
+        let reason = signaled ? "killed by signal \(status)" : "exited with status \(status)"
+        logger.warning(
+            "A module's process ended unexpectedly.", metadata: ["module": "\(module)", "reason": "\(reason)"])
+        await store.countExit(discarded: false, error: "process \(reason)")
+        scheduleRestart(&child)
+        children[module] = child
+    }
+
+    private func scheduleRestart(_ child: inout Child) {
+        let delay = child.backoff.delay(afterCrashWithUptime: child.started.duration(to: .now))
+        let module = child.entry.name
+        let generation = child.generation
+        Task { [eventSink] in
+            try await Task.sleep(for: delay)
+            eventSink.yield(.restart(module: module, generation: generation))
+        }
+    }
+
+    private func beginShutdown() {
+        guard !stopping else { return }
+        stopping = true
+        logger.notice(
+            "Stopping.", metadata: ["shutdown_timeout": "\(DurationText.format(configuration.daemon.shutdownTimeout))"])
+        for child in children.values {
+            if let pid = child.process?.processIdentifier { kill(pid, SIGTERM) }
+        }
+        let timeout = configuration.daemon.shutdownTimeout
+        Task { [eventSink] in
+            try await Task.sleep(for: timeout)
+            eventSink.yield(.shutdownDeadline)
+        }
+    }
+
+    /// Re-reads the configuration; an invalid file is reported and the running configuration kept. Removed modules
+    /// stop, added ones start, changed ones restart.
+    private func reload(_ registration: NodeRegistration) async {
+        let fresh: Configuration
+        do {
+            fresh = try Configuration.load(file: options.configurationFile, node: options.node, registry: registry)
+        } catch {
+            logger.error(
+                "Reload refused: the configuration is invalid; keeping the running one.",
+                metadata: ["error": "\(error)"])
+            return
+        }
+        let wanted = Dictionary(uniqueKeysWithValues: fresh.validModules.map { ($0.name, $0) })
+        configuration = fresh
+        for (name, var child) in children where !child.stopping {
+            guard let entry = wanted[name] else {
+                stop(&child, replacement: nil)
+                children[name] = child
+                continue
+            }
+            if entry != child.entry {
+                stop(&child, replacement: entry)
+                children[name] = child
+            }
+        }
+        for (name, entry) in wanted where children[name] == nil {
+            await start(entry, registration: registration)
+        }
+        try? await registration.heartbeat(configHash: fresh.hash)
+        logger.notice("Configuration reloaded.", metadata: ["modules": "\(fresh.validModules.map(\.name))"])
+    }
+
+    private func stop(_ child: inout Child, replacement: ModuleConfiguration?) {
+        child.stopping = true
+        child.replacement = replacement
+        if let pid = child.process?.processIdentifier {
+            kill(pid, SIGTERM)
+        } else if let replacement {
+            // Waiting for a restart after a crash: nothing to stop, so the replacement starts on the next event.
+            child.entry = replacement
+            child.stopping = false
+            child.replacement = nil
+        }
+    }
+}
