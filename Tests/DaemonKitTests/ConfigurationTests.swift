@@ -57,3 +57,75 @@ struct ConfigurationTests {
         #expect(error?.message == "the file does not exist or cannot be read")
     }
 }
+
+@Suite("Module, daemon and command entries")
+struct ModuleConfigurationTests {
+    private func load(_ text: String) throws -> Configuration {
+        let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try Configuration.load(file: path, environment: [:])
+    }
+
+    private func error(_ text: String) -> ConfigurationError? {
+        #expect(throws: ConfigurationError.self) { try load(text) }
+    }
+
+    @Test func modulesReadWithTheirDefaultsAndOverrides() throws {
+        let configuration = try load(
+            """
+            modules:
+              TestDaemon: { sleep_post: 500ms, discard_after: 10m }
+              Quiet: { module: TestDaemon, valid: false, cluster: singleton }
+            daemon: { pid_file: /tmp/x.pid, shutdown_timeout: 5s }
+            commands:
+              report: { argv: [/usr/local/bin/report, --daily], timeout: 10m }
+            statements:
+              purge: "DELETE FROM sessions WHERE expires < now()"
+            """)
+        #expect(configuration.modules.map(\.name) == ["TestDaemon", "Quiet"])
+        #expect(configuration.modules[0].sleepPost == .milliseconds(500))
+        #expect(configuration.modules[0].discardAfter == .seconds(600))
+        #expect(configuration.modules[1].type == "TestDaemon")
+        #expect(configuration.modules[1].cluster == .singleton)
+        #expect(configuration.modules[1].sleepPost == .seconds(2), "the module type's default")
+        #expect(configuration.validModules.map(\.name) == ["TestDaemon"])
+        #expect(configuration.daemon.pidFile == "/tmp/x.pid")
+        #expect(configuration.daemon.shutdownTimeout == .seconds(5))
+        #expect(configuration.commands["report"]?.argv == ["/usr/local/bin/report", "--daily"])
+        #expect(configuration.statements["purge"] == "DELETE FROM sessions WHERE expires < now()")
+    }
+
+    @Test func anUnknownModuleListsTheRegisteredOnes() {
+        let failure = error("modules:\n  Nope: {}\n")
+        #expect(failure?.keyPath == "modules.Nope")
+        #expect(failure?.line == 2)
+        #expect(failure?.message == "unknown module Nope; registered modules: TestDaemon")
+    }
+
+    @Test func anUnknownModuleSettingListsTheAcceptedOnes() {
+        let failure = error("modules:\n  TestDaemon: { sleep_pots: 2s }\n")
+        #expect(failure?.keyPath == "modules.TestDaemon.sleep_pots")
+        #expect(failure?.message == "unknown key; expected one of cluster, discard_after, module, sleep_post, valid")
+    }
+
+    @Test func aBadDurationSaysWhichAndWhy() {
+        let failure = error("modules:\n  TestDaemon:\n    sleep_post: soon\n")
+        #expect(failure?.line == 3)
+        #expect(failure?.keyPath == "modules.TestDaemon.sleep_post")
+        #expect(failure?.message == "\"soon\" is not a duration; write it like 500ms, 2s, 10m or 1h")
+    }
+
+    @Test func argvMustBeAList() {
+        let failure = error("commands:\n  report: { argv: /usr/local/bin/report }\n")
+        #expect(failure?.keyPath == "commands.report.argv")
+        #expect(failure?.message.hasPrefix("expected a non-empty list") == true)
+    }
+
+    @Test func wrongTypesAreNamed() {
+        #expect(error("modules:\n  TestDaemon: { valid: sometimes }\n")?.message == "expected true or false")
+        #expect(
+            error("modules:\n  TestDaemon: { cluster: everywhere }\n")?.message
+                == "expected every-node or singleton, not \"everywhere\"")
+        #expect(error("daemon: { pidfile: x }\n")?.keyPath == "daemon.pidfile")
+    }
+}

@@ -1,0 +1,44 @@
+import DaemonKit
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("A database outage under a running daemon", .timeLimit(.minutes(3)))
+struct DatabaseOutageTests {
+    @Test func modulesWaitInPreRunWhileTheDatabaseIsDownAndResumeByThemselves() async throws {
+        let server = ThrowawayPostgres()
+        try await server.start()
+        var daemon: DaemonHarness?
+        do {
+            let url = try server.connectionString
+            let connection = try await Connection.connect(ConnectionOptions(url))
+            try await Migrator(connection: connection).migrate()
+            await connection.close()
+
+            let harness = try await DaemonHarness(connectionString: url, modules: "  TestDaemon: { sleep_post: 100ms }")
+            daemon = harness
+            try harness.start()
+            let before = try await harness.waitForModule("TestDaemon", iterations: 2)
+
+            try await server.stop()
+            try await waitUntil("the module notices and waits", timeout: .seconds(30)) {
+                harness.output.contains("The database does not answer; waiting for it.")
+            }
+            try await server.start()
+            let after = try await harness.waitForModule(
+                "TestDaemon", iterations: before.iterations + 2, timeout: .seconds(60))
+            #expect(after.pid == before.pid, "the same process resumed, without a restart")
+            #expect(after.restarts == 0)
+            #expect(harness.output.contains("The database answers again."))
+            #expect(harness.process?.isRunning == true)
+        } catch {
+            print("daemon output:\n\(daemon?.output ?? "")")
+            await daemon?.cleanUp()
+            await server.remove()
+            throw error
+        }
+        await daemon?.cleanUp()
+        await server.remove()
+    }
+}
