@@ -51,6 +51,6 @@ struct Summary: AsyncParsableCommand {
         for row in table.rows {
             lines.append("  " + table.columns.map { cell(row[$0.name] ?? "", $0.width) }.joined(separator: " "))
         }
-        return lines.joined(separator: "\n")
+        return lines.map { String($0.reversed().drop { $0 == " " }.reversed()) }.joined(separator: "\n")
     }
 }

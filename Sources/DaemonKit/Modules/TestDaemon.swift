@@ -1,5 +1,5 @@
 import Foundation
-public import Postgres
+import Postgres
 
 /// The seed's TestDaemon: prints the current time every `sleep_post` (default 2 s), and summarises what every node's
 /// TestDaemon has done, from the shared database.
@@ -28,7 +28,8 @@ public final class TestDaemon: DaemonModule {
         let names = ["node", "pid", "state", "iterations", "discards", "since"]
         return [
             SummaryTable(
-                header: "Test Daemon Summary:",
+                header: context.module.name == "TestDaemon"
+                    ? "Test Daemon Summary:" : "Test Daemon Summary (\(context.module.name)):",
                 columns: [
                     .init("node", "Node", width: 20), .init("pid", "PID", width: 8), .init("state", "State", width: 15),
                     .init("iterations", "Iterations", width: 10), .init("discards", "Discards", width: 8),
