@@ -74,6 +74,7 @@ public struct ModuleRunner: Sendable {
         } catch {
             return await failed(error, step: "init", state: context.state, exit: Task.isCancelled ? .stopped : .failed)
         }
+        logger.info("Module started.", metadata: ["pid": "\(getpid())"])
         while true {
             for (name, step) in [("preRun", instance.preRun), ("run", instance.run), ("postRun", instance.postRun)] {
                 do {
