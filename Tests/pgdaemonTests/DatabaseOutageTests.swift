@@ -26,11 +26,14 @@ struct DatabaseOutageTests {
                 harness.output.contains("The database does not answer; waiting for it.")
             }
             try await server.start()
-            let after = try await harness.waitForModule(
-                "TestDaemon", iterations: before.iterations + 2, timeout: .seconds(60))
+            // The row cannot change while the server is down, so first the module must see it back, then count on.
+            try await waitUntil("the module sees the database again", timeout: .seconds(60)) {
+                harness.output.contains("The database answers again.")
+            }
+            let resumed = try await harness.waitForModule("TestDaemon")
+            let after = try await harness.waitForModule("TestDaemon", iterations: resumed.iterations + 2)
             #expect(after.pid == before.pid, "the same process resumed, without a restart")
             #expect(after.restarts == 0)
-            #expect(harness.output.contains("The database answers again."))
             #expect(harness.process?.isRunning == true)
         } catch {
             print("daemon output:\n\(daemon?.output ?? "")")
