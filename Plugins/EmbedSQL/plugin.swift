@@ -16,7 +16,8 @@ struct EmbedSQL: BuildToolPlugin {
                 displayName: "Embedding \(files.count) migrations from sql/",
                 executable: try context.tool(named: "embed-sql").url,
                 arguments: [output.path] + files.map(\.path),
-                inputFiles: files,
+                // The folder too: its modification time changes when a migration is added.
+                inputFiles: [folder] + files,
                 outputFiles: [output])
         ]
     }

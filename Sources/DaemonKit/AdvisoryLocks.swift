@@ -11,4 +11,11 @@ public enum AdvisoryLocks {
     public static let migrations = AdvisoryLockKey(namespace: 1_885_824_000, id: 0)
     /// Namespace of node-name locks, held by each live supervisor on its registration connection.
     public static let nodeNamespace: Int32 = 1_885_824_001
+    /// Namespace of singleton module locks, held by the running holder's lock connection.
+    public static let singletonNamespace: Int32 = 1_885_824_002
+
+    /// The lock of a singleton module, by its configuration entry's name.
+    public static func singleton(_ module: String) -> AdvisoryLockKey {
+        AdvisoryLockKey(namespace: singletonNamespace, name: module)
+    }
 }

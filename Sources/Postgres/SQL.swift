@@ -53,6 +53,25 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
             text += "$\(binds.count)"
         }
 
+        /// Splices another statement fragment, its placeholders renumbered after this one's, so fragments built
+        /// elsewhere (a fencing condition) keep their values bound.
+        public mutating func appendInterpolation(_ fragment: SQL) {
+            let offset = binds.count
+            binds += fragment.binds
+            var text = Substring(fragment.text)
+            while let dollar = text.firstIndex(of: "$") {
+                self.text += text[..<dollar]
+                let digits = text[text.index(after: dollar)...].prefix { $0.isASCII && $0.isNumber }
+                if let number = Int(digits) {
+                    self.text += "$\(number + offset)"
+                } else {
+                    self.text += "$"
+                }
+                text = text[text.index(after: dollar)...].dropFirst(digits.count)
+            }
+            self.text += text
+        }
+
         /// Splices a name (table, channel, role) as a double-quoted identifier.
         public mutating func appendInterpolation(identifier: String) {
             text += SQL.quoteIdentifier(identifier)

@@ -20,7 +20,8 @@ public struct Configuration: Sendable {
     public var commands: [String: CommandConfiguration] = [:]
     /// The `statements:` allow-list for SQL tasks.
     public var statements: [String: String] = [:]
-    /// A short hash of the file's text, shown per node by `pgdaemon nodes` so differing configurations stand out.
+    /// A short hash of what the nodes of a cluster must agree on (`modules`, `cron`, `commands`, `statements`, not
+    /// a node's name, database address or paths), shown by `pgdaemon nodes` so that differing nodes stand out.
     public var hash = "-"
 
     /// The file read when neither `--config` nor `PGDAEMON_CONFIG` names one.
@@ -74,7 +75,6 @@ public struct Configuration: Sendable {
             throw ConfigurationError(file: path, message: "the file does not exist or cannot be read")
         }
         let text = String(decoding: data, as: UTF8.self)
-        hash = Self.shortHash(text)
         let root: Node?
         do {
             root = try Yams.compose(yaml: text)
@@ -88,6 +88,7 @@ public struct Configuration: Sendable {
         }
         let pairs = try reader.mapping(root, "")
         try reader.checkKeys(pairs, allowed: Self.topLevelKeys, "")
+        hash = Self.sharedHash(pairs)
         var sawModules = false
         for (key, _, value) in pairs {
             switch key {
@@ -198,6 +199,14 @@ public struct Configuration: Sendable {
                     ?? .seconds(3600))
         }
         return commands
+    }
+
+    /// The hash of the sections every node must share, serialised in key order so formatting does not count.
+    private static func sharedHash(_ pairs: [(key: String, keyNode: Node, value: Node)]) -> String {
+        let shared = pairs.filter { ["modules", "cron", "commands", "statements"].contains($0.key) }
+            .sorted { $0.key < $1.key }
+        let canonical = shared.map { pair in "\(pair.key): \((try? Yams.serialize(node: pair.value)) ?? "")" }
+        return shortHash(canonical.joined(separator: "\n"))
     }
 
     /// FNV-1a 64 of the text, in hex: enough to tell configurations apart, not a security measure.

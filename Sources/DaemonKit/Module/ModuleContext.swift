@@ -10,17 +10,21 @@ public final class ModuleContext: Sendable {
     public let database: Connection
     /// Whether `--debug` was given: modules may log more.
     public let debug: Bool
+    /// For a singleton, the condition its writes include so that a stale holder's writes are refused; `nil` for a
+    /// module that runs on every node.
+    public let fence: Fence?
     let state: ModuleStateStore
 
     init(
         configuration: Configuration, module: ModuleConfiguration, logger: Logger, database: Connection, debug: Bool,
-        state: ModuleStateStore
+        fence: Fence?, state: ModuleStateStore
     ) {
         self.configuration = configuration
         self.module = module
         self.logger = logger
         self.database = database
         self.debug = debug
+        self.fence = fence
         self.state = state
     }
 

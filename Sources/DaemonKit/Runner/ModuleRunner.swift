@@ -42,12 +42,32 @@ public struct ModuleRunner: Sendable {
             return .stopped
         }
         let state = ModuleStateStore(database: database, node: configuration.node, module: module.name)
+        var lock: SingletonLock?
+        var fence: Fence?
+        if module.cluster == .singleton {
+            do {
+                let singleton = try await SingletonLock(configuration: configuration, module: module.name)
+                lock = singleton
+                try await singleton.checkRealSession()
+                await state.report(.standby)
+                fence = try await singleton.acquire(node: configuration.node)
+                logger.notice("Took over the singleton.", metadata: ["epoch": "\(fence!.epoch)"])
+            } catch {
+                await lock?.release()
+                await database.close()
+                if Task.isCancelled { return .stopped }
+                logger.error("Cannot run as the singleton.", metadata: ["error": "\(error)"])
+                await state.report(.restarting, lastError: "\(error)")
+                return .failed
+            }
+        }
         await state.report(.running)
         let context = ModuleContext(
             configuration: configuration, module: module, logger: logger, database: database, debug: debug,
-            state: state)
-        let outcome = await serve(type, context: context)
+            fence: fence, state: state)
+        let outcome = await serve(type, context: context, lock: lock)
         if case .discarded = outcome { await state.report(.discarding) }
+        await lock?.release()
         await database.close()
         return outcome
     }
@@ -66,7 +86,8 @@ public struct ModuleRunner: Sendable {
         }
     }
 
-    private func serve(_ type: any DaemonModule.Type, context: ModuleContext) async -> ModuleExit {
+    private func serve(_ type: any DaemonModule.Type, context: ModuleContext, lock: SingletonLock?) async -> ModuleExit
+    {
         let started = ContinuousClock.now
         let instance: any DaemonModule
         do {
@@ -76,6 +97,11 @@ public struct ModuleRunner: Sendable {
         }
         logger.info("Module started.", metadata: ["pid": "\(getpid())"])
         while true {
+            // A holder that lost its lock connection, or whose lock is gone, must stop acting as the holder.
+            if let lock, !(await lock.stillHeld()) {
+                logger.warning("Lost the singleton lock; discarding.")
+                return .discarded
+            }
             for (name, step) in [("preRun", instance.preRun), ("run", instance.run), ("postRun", instance.postRun)] {
                 do {
                     if case .discard(let reason) = try await step() {

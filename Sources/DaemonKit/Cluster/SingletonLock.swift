@@ -1,0 +1,88 @@
+import Foundation
+public import Postgres
+
+/// The advisory lock that makes a module a singleton: held on a connection of its own, so that it lasts exactly as
+/// long as that session, and a successor's blocking wait ends the moment the session does.
+///
+/// Session advisory locks stack, so this type takes the lock at most once per session and releases it before the
+/// connection closes: a graceful stop hands over in milliseconds.
+public actor SingletonLock {
+    public let module: String
+    public let key: AdvisoryLockKey
+    private let connection: Connection
+    private var held = false
+
+    /// Opens the lock connection (`pgdaemon/NODE/MODULE/lock` in `pg_stat_activity`).
+    public init(configuration: Configuration, module: String) async throws {
+        self.module = module
+        self.key = AdvisoryLocks.singleton(module)
+        self.connection = try await Connection.connect(
+            ModuleRunner.connectionOptions(configuration, purpose: "\(module)/lock"))
+    }
+
+    /// Refuses a connection that is not a real session: behind a transaction-pooling proxy, statements of one
+    /// "session" run on different server processes, and a session lock would be taken by one and lost with it.
+    public func checkRealSession() async throws {
+        let expected = connection.backendPID
+        var seen: Set<Int32> = []
+        for _ in 0..<3 {
+            let pid = try await connection.transaction { connection in
+                try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid")
+            }
+            seen.insert(pid)
+            seen.insert(try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid"))
+        }
+        guard seen == [expected] else {
+            throw SingletonError(
+                message: """
+                    The lock connection of \(module) is not a real session (server processes \(seen.sorted()) \
+                    instead of \(expected)): a transaction-pooling proxy is in the way. Point pgdaemon at PostgreSQL \
+                    directly or at a session-pooling proxy to run singleton modules.
+                    """)
+        }
+    }
+
+    /// Waits for the lock as long as it takes (cancelling the task ends the wait at once), then records this node as
+    /// the holder with the next epoch. Returns the fence for the holder's writes.
+    public func acquire(node: String) async throws -> Fence {
+        precondition(!held, "a singleton lock is taken once per session")
+        try await connection.advisoryLock(key)
+        held = true
+        let epoch = try await connection.query(
+            """
+            INSERT INTO daemon_singleton AS s (module, node, pid, epoch, acquired_at, lock_objid)
+            VALUES (\(module), \(node), \(Int(getpid())), 1, now(), \(Int64(UInt32(bitPattern: key.id))))
+            ON CONFLICT (module) DO UPDATE
+            SET node = EXCLUDED.node, pid = EXCLUDED.pid, epoch = s.epoch + 1, acquired_at = now(),
+                lock_objid = EXCLUDED.lock_objid
+            RETURNING epoch
+            """)[0].decode(Int64.self, "epoch")
+        return Fence(module: module, epoch: epoch, lock: key, lockBackendPID: connection.backendPID)
+    }
+
+    /// Whether this session still holds the lock: its connection answers and `pg_locks` shows the lock as its own.
+    /// A holder that cannot tell must stop acting as the holder.
+    public func stillHeld() async -> Bool {
+        guard held, await connection.ping() else { return false }
+        let rows = try? await connection.query(
+            """
+            SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
+              AND classid::bigint = \(Int64(UInt32(bitPattern: key.namespace)))
+              AND objid::bigint = \(Int64(UInt32(bitPattern: key.id))) AND pid = pg_backend_pid()
+            """)
+        return rows?.count == 1
+    }
+
+    /// Lets go of the lock and closes the connection, so a waiting node takes over at once.
+    public func release() async {
+        if held { _ = try? await connection.advisoryUnlock(key) }
+        held = false
+        await connection.close()
+    }
+}
+
+/// A singleton module cannot run as one.
+public struct SingletonError: Error, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

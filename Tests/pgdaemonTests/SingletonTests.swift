@@ -1,0 +1,158 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("Singleton modules across three nodes", .timeLimit(.minutes(3)))
+struct SingletonTests {
+    private static let modules = "  TestDaemon: { cluster: singleton, sleep_post: 100ms }"
+
+    /// The current holder as the DBA view shows it, when the lock is held.
+    private struct Holder: Equatable {
+        var node: String
+        var pid: Int32
+        var epoch: Int64
+        var waiting: Int
+    }
+
+    private func holder(_ connection: Connection) async throws -> Holder? {
+        let rows = try await connection.query(
+            """
+            SELECT holder_node, holder_pid, epoch, cardinality(waiting_nodes) AS waiting
+            FROM daemon_singleton_overview WHERE module = 'TestDaemon' AND held
+            """)
+        return try rows.first.map { row in
+            Holder(
+                node: try row.decode(String.self, "holder_node"), pid: try row.decode(Int32.self, "holder_pid"),
+                epoch: try row.decode(Int64.self, "epoch"), waiting: try row.decode(Int.self, "waiting"))
+        }
+    }
+
+    /// Runs `body` with three nodes started on one database, all cleaned up afterwards.
+    private func withThreeNodes(
+        _ body: ([DaemonHarness], Connection) async throws -> Void
+    ) async throws {
+        try await withTestDatabase { database in
+            var nodes: [DaemonHarness] = []
+            let observer = try await database.connect()
+            do {
+                for _ in 0..<3 {
+                    let node = try await DaemonHarness(
+                        connectionString: database.connectionString, modules: Self.modules)
+                    try node.start()
+                    nodes.append(node)
+                }
+                try await body(nodes, observer)
+            } catch {
+                for node in nodes { print("\(node.node):\n\(node.output)") }
+                for node in nodes { await node.cleanUp() }
+                await observer.close()
+                throw error
+            }
+            for node in nodes { await node.cleanUp() }
+            await observer.close()
+        }
+    }
+
+    /// Waits for a holder with two nodes waiting, other than `previous`, and returns it.
+    private func waitForHolder(_ connection: Connection, after previous: Holder? = nil, waiting: Int = 2) async throws
+        -> Holder
+    {
+        var found: Holder?
+        try await waitUntil("a new holder with \(waiting) waiting") {
+            guard let current = try await holder(connection), current.waiting == waiting,
+                current.epoch > (previous?.epoch ?? 0), processIsAlive(current.pid)
+            else { return false }
+            found = current
+            return true
+        }
+        return found!
+    }
+
+    private func killNode(_ node: DaemonHarness) {
+        guard let supervisor = node.process?.processIdentifier else { return }
+        let children = childProcesses(of: supervisor)
+        kill(supervisor, SIGKILL)
+        for child in children { kill(child, SIGKILL) }
+    }
+
+    @Test func exactlyOneNodeHoldsTheSingletonAndTheOthersStandBy() async throws {
+        try await withThreeNodes { nodes, observer in
+            let current = try await waitForHolder(observer)
+            let states = try await observer.query(
+                "SELECT state, count(*) AS n FROM daemon_module_state GROUP BY state ORDER BY state"
+            ).map { "\(try $0.decode(String.self, "state"))=\(try $0.decode(Int.self, "n"))" }
+            #expect(states == ["running=1", "standby=2"])
+            #expect(nodes.contains { $0.node == current.node })
+        }
+    }
+
+    @Test func killingTheHolderNodeHandsTheLockToAnother() async throws {
+        try await withThreeNodes { nodes, observer in
+            let first = try await waitForHolder(observer)
+            killNode(nodes.first { $0.node == first.node }!)
+            let second = try await waitForHolder(observer, after: first, waiting: 1)
+            #expect(second.node != first.node)
+            #expect(second.epoch == first.epoch + 1)
+        }
+    }
+
+    @Test func terminatingTheHoldersLockConnectionMakesItStepDown() async throws {
+        try await withThreeNodes { nodes, observer in
+            let first = try await waitForHolder(observer)
+            let backend = try await observer.query(
+                "SELECT holder_backend_pid FROM daemon_singleton_overview WHERE module = 'TestDaemon'")[0]
+                .decode(Int.self, "holder_backend_pid")
+            try await observer.execute("SELECT pg_terminate_backend(\(backend))")
+            let second = try await waitForHolder(observer, after: first)
+            #expect(second.node != first.node)
+            let old = nodes.first { $0.node == first.node }!
+            try await waitUntil("the old holder logs that it stepped down") {
+                old.output.contains("Lost the singleton lock; discarding.")
+            }
+            try await waitUntil("the old holder's process is gone") { !processIsAlive(first.pid) }
+        }
+    }
+
+    @Test func aGracefulStopHandsOver() async throws {
+        try await withThreeNodes { nodes, observer in
+            let first = try await waitForHolder(observer)
+            let old = nodes.first { $0.node == first.node }!
+            old.signal(SIGTERM)
+            let second = try await waitForHolder(observer, after: first, waiting: 1)
+            #expect(second.node != first.node)
+            #expect(try await old.waitForExit() == 0)
+        }
+    }
+
+    @Test func noTwoLiveHoldersWhileNodesAreKilledAndRestarted() async throws {
+        try await withThreeNodes { nodes, observer in
+            let watcher = try await Connection.connect(ConnectionOptions(observer.options.connectionString))
+            let watching = Task {
+                var worst = 0
+                while !Task.isCancelled {
+                    let pids = try await watcher.query(
+                        "SELECT pid FROM daemon_module_state WHERE module = 'TestDaemon' AND state = 'running'"
+                    ).compactMap { try $0.decode(Int32?.self, "pid") }
+                    worst = max(worst, pids.filter(processIsAlive).count)
+                    try? await Task.sleep(for: .milliseconds(10))
+                }
+                return worst
+            }
+            var previous = try await waitForHolder(observer)
+            for _ in 0..<4 {
+                let holderNode = nodes.first { $0.node == previous.node }!
+                killNode(holderNode)
+                previous = try await waitForHolder(observer, after: previous, waiting: 1)
+                try holderNode.start()
+                try await waitUntil("the restarted node stands by") {
+                    try await holder(observer)?.waiting == 2
+                }
+            }
+            watching.cancel()
+            let worst = try await watching.value
+            #expect(worst == 1, "at most one live process ever reported itself running as the holder")
+            await watcher.close()
+        }
+    }
+}
