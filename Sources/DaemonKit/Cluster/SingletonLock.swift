@@ -10,7 +10,8 @@ public actor SingletonLock {
     public let module: String
     public let key: AdvisoryLockKey
     private let connection: Connection
-    private var held = false
+    /// Set while the lock is held: the holder's epoch and lock session.
+    private var fence: Fence?
 
     /// Opens the lock connection (`pgdaemon/NODE/MODULE/lock` in `pg_stat_activity`).
     public init(configuration: Configuration, module: String) async throws {
@@ -45,9 +46,8 @@ public actor SingletonLock {
     /// Waits for the lock as long as it takes (cancelling the task ends the wait at once), then records this node as
     /// the holder with the next epoch. Returns the fence for the holder's writes.
     public func acquire(node: String) async throws -> Fence {
-        precondition(!held, "a singleton lock is taken once per session")
+        precondition(fence == nil, "a singleton lock is taken once per session")
         try await connection.advisoryLock(key)
-        held = true
         let epoch = try await connection.query(
             """
             INSERT INTO daemon_singleton AS s (module, node, pid, epoch, acquired_at, lock_objid)
@@ -57,26 +57,23 @@ public actor SingletonLock {
                 lock_objid = EXCLUDED.lock_objid
             RETURNING epoch
             """)[0].decode(Int64.self, "epoch")
-        return Fence(module: module, epoch: epoch, lock: key, lockBackendPID: connection.backendPID)
+        let fence = Fence(module: module, epoch: epoch, lock: key, lockBackendPID: connection.backendPID)
+        self.fence = fence
+        return fence
     }
 
-    /// Whether this session still holds the lock: its connection answers and `pg_locks` shows the lock as its own.
-    /// A holder that cannot tell must stop acting as the holder.
+    /// Whether this session is still the holder: its connection answers, `pg_locks` shows the lock as its own, and
+    /// no later epoch was recorded. A holder that cannot tell must stop acting as the holder.
     public func stillHeld() async -> Bool {
-        guard held, await connection.ping() else { return false }
-        let rows = try? await connection.query(
-            """
-            SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
-              AND classid::bigint = \(Int64(UInt32(bitPattern: key.namespace)))
-              AND objid::bigint = \(Int64(UInt32(bitPattern: key.id))) AND pid = pg_backend_pid()
-            """)
-        return rows?.count == 1
+        guard let fence, await connection.ping() else { return false }
+        let held = try? await connection.query("SELECT \(fence.condition) AS held").first?.decode(Bool.self, "held")
+        return held == true
     }
 
     /// Lets go of the lock and closes the connection, so a waiting node takes over at once.
     public func release() async {
-        if held { _ = try? await connection.advisoryUnlock(key) }
-        held = false
+        if fence != nil { _ = try? await connection.advisoryUnlock(key) }
+        fence = nil
         await connection.close()
     }
 }
