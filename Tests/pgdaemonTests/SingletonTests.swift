@@ -125,6 +125,27 @@ struct SingletonTests {
         }
     }
 
+    @Test func drainHandsTheSingletonsAwayUntilUndrain() async throws {
+        try await withThreeNodes { nodes, observer in
+            let first = try await waitForHolder(observer)
+            let holderNode = nodes.first { $0.node == first.node }!
+            let drained = try await holderNode.command(["drain"])
+            #expect(drained.status == 0, "\(drained.stderr)")
+            #expect(drained.stdout == "Node \(first.node) is drained: it holds no singleton.\n")
+            let second = try await waitForHolder(observer, after: first, waiting: 1)
+            #expect(second.node != first.node)
+            let status = try await observer.query("SELECT status FROM daemon_node WHERE name = \(first.node)")
+            #expect(try status[0].decode(String.self, "status") == "drained")
+            #expect(try await holderNode.modules()["TestDaemon"]?.state == "drained")
+
+            let undrained = try await holderNode.command(["undrain"])
+            #expect(undrained.status == 0)
+            try await waitUntil("the undrained node stands by again") {
+                try await holder(observer)?.waiting == 2
+            }
+        }
+    }
+
     @Test func noTwoLiveHoldersWhileNodesAreKilledAndRestarted() async throws {
         try await withThreeNodes { nodes, observer in
             let watcher = try await Connection.connect(ConnectionOptions(observer.options.connectionString))

@@ -11,6 +11,8 @@ public enum ModuleState: String, Sendable, Codable {
     case discarding
     /// Crashed; restarting after a backoff.
     case restarting
+    /// A singleton handed to other nodes by `pgdaemon drain`, until `undrain` or a restart.
+    case drained
     /// Not running: the node stopped, or the module was removed from the configuration.
     case stopped
 }

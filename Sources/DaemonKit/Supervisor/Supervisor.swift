@@ -3,7 +3,8 @@ public import Logging
 
 /// A node's supervisor: one child process per valid module, restarted when it is discarded (at once) or crashes (with
 /// a capped backoff); SIGTERM and SIGINT stop it gracefully within `shutdown_timeout`, SIGHUP reloads the
-/// configuration.
+/// configuration, SIGUSR1 drains the node (its singletons stop, so other nodes take them over) and SIGUSR2 ends the
+/// drain.
 ///
 /// ```swift
 /// let supervisor = Supervisor(options: .init(configurationFile: "pgdaemon.yaml"), registry: .builtIn, logger: logger)
@@ -58,6 +59,7 @@ public actor Supervisor {
     private var children: [String: Child] = [:]
     private var generation = 0
     private var stopping = false
+    private var draining = false
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
 
@@ -75,7 +77,7 @@ public actor Supervisor {
     /// Runs until stopped; returns the process's exit code. Throws `NodeAlreadyRunning` when the node name is taken.
     public func run() async throws -> Int32 {
         let registration = try await NodeRegistration.register(configuration)
-        let signals = SignalStream([SIGTERM, SIGINT, SIGHUP])
+        let signals = SignalStream([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2])
         let forwarder = Task { [eventSink, stream = signals.signals] in
             for await number in stream { eventSink.yield(.signal(number)) }
         }
@@ -105,16 +107,25 @@ public actor Supervisor {
             case .exited(let module, let generation, let status, let signaled):
                 await childExited(module, generation: generation, status: status, signaled: signaled, registration)
             case .restart(let module, let generation):
-                if let child = children[module], child.generation == generation, child.process == nil, !stopping {
+                if let child = children[module], child.generation == generation, child.process == nil, !stopping,
+                    !(draining && child.entry.cluster == .singleton)
+                {
                     await start(child.entry, registration: registration, backoff: child.backoff)
                 }
             case .signal(SIGHUP):
                 await reload(registration)
+            case .signal(SIGUSR1):
+                await drain(true, registration)
+            case .signal(SIGUSR2):
+                await drain(false, registration)
+                for entry in configuration.validModules where children[entry.name] == nil {
+                    await start(entry, registration: registration)
+                }
             case .signal:
                 beginShutdown()
             case .heartbeat:
                 do {
-                    try await registration.heartbeat(status: stopping ? "stopping" : "running")
+                    try await registration.heartbeat(status: nodeStatus)
                 } catch let error as NodeAlreadyRunning {
                     logger.critical(
                         "Lost the node's name to another supervisor; stopping.", metadata: ["error": "\(error)"])
@@ -183,7 +194,7 @@ public actor Supervisor {
         child.lifeline = nil
         let store = await registration.stateStore(module: module)
         if stopping || child.stopping {
-            await store.report(.stopped, pid: 0)
+            await store.report(draining && child.entry.cluster == .singleton ? .drained : .stopped, pid: 0)
             children[module] = child
             if let replacement = child.replacement, !stopping {
                 await start(replacement, registration: registration)
@@ -255,11 +266,30 @@ public actor Supervisor {
                 children[name] = child
             }
         }
-        for (name, entry) in wanted where children[name] == nil {
+        for (name, entry) in wanted where children[name] == nil && !(draining && entry.cluster == .singleton) {
             await start(entry, registration: registration)
         }
         try? await registration.heartbeat(configHash: fresh.hash)
         logger.notice("Configuration reloaded.", metadata: ["modules": "\(fresh.validModules.map(\.name))"])
+    }
+
+    /// `daemon_node.status`: running, drained, or stopping.
+    private var nodeStatus: String {
+        stopping ? "stopping" : draining ? "drained" : "running"
+    }
+
+    /// Starts or ends a drain: the node's singletons stop (handing over to other nodes at once) and are not started
+    /// again until the drain ends; its every-node modules keep running.
+    private func drain(_ on: Bool, _ registration: NodeRegistration) async {
+        guard draining != on, !stopping else { return }
+        draining = on
+        try? await registration.heartbeat(status: nodeStatus)
+        logger.notice(on ? "Draining: handing this node's singletons to other nodes." : "Drain ended.")
+        guard on else { return }
+        for (name, var child) in children where child.entry.cluster == .singleton && !child.stopping {
+            stop(&child, replacement: nil)
+            children[name] = child
+        }
     }
 
     private func stop(_ child: inout Child, replacement: ModuleConfiguration?) {

@@ -1,0 +1,57 @@
+import ArgumentParser
+import DaemonKit
+import Foundation
+import Postgres
+
+/// `pgdaemon drain`: hands this node's singletons to other nodes.
+struct Drain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: """
+            Hand this node's singletons to other nodes and keep them away until undrain or a restart; \
+            every-node modules keep running.
+            """)
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let (configuration, pid) = try runningSupervisor(global)
+        kill(pid, SIGUSR1)
+        let connection = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: "cli"))
+        let deadline = ContinuousClock.now + configuration.daemon.shutdownTimeout + .seconds(10)
+        while ContinuousClock.now < deadline {
+            let held = try await connection.query(
+                "SELECT module FROM daemon_singleton_overview WHERE held AND holder_node = \(configuration.node)"
+            ).map { try $0.decode(String.self, "module") }
+            if held.isEmpty {
+                await connection.close()
+                return print("Node \(configuration.node) is drained: it holds no singleton.")
+            }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        await connection.close()
+        throw CommandFailure.failure("Node \(configuration.node) still holds singletons; see `pgdaemon locks`.")
+    }
+}
+
+/// `pgdaemon undrain`: lets this node take singletons again.
+struct Undrain: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Let this node take part in singletons again (it takes one when it is free).")
+
+    @OptionGroup var global: GlobalOptions
+
+    func run() async throws {
+        let (configuration, pid) = try runningSupervisor(global)
+        kill(pid, SIGUSR2)
+        print("Node \(configuration.node) takes part in singletons again.")
+    }
+}
+
+/// The configuration and the pid of this node's live supervisor, or a failure saying it does not run.
+func runningSupervisor(_ global: GlobalOptions) throws -> (Configuration, Int32) {
+    let configuration = try global.loadConfiguration()
+    guard let pid = PidFile(path: configuration.daemon.pidFile).livePID() else {
+        throw CommandFailure.failure("pgdaemon is not running on node \(configuration.node).")
+    }
+    return (configuration, pid)
+}
