@@ -21,6 +21,9 @@ public struct ConnectionOptions: Sendable {
     public var keepalivesIntervalSeconds: Int = 5
     /// Unanswered probes after which the connection counts as dead; default 3.
     public var keepalivesCount: Int = 3
+    /// Milliseconds sent data may stay unacknowledged before the connection counts as dead; default 10 000. Keepalives
+    /// only watch an idle connection; this bounds a statement sent into a network that has gone silent.
+    public var tcpUserTimeoutMilliseconds: Int = 10_000
 
     public init(_ connectionString: String? = nil, applicationName: String? = nil) {
         self.connectionString = connectionString
@@ -42,6 +45,7 @@ public struct ConnectionOptions: Sendable {
         setDefault("keepalives_idle", String(keepalivesIdleSeconds))
         setDefault("keepalives_interval", String(keepalivesIntervalSeconds))
         setDefault("keepalives_count", String(keepalivesCount))
+        setDefault("tcp_user_timeout", String(tcpUserTimeoutMilliseconds))
         setDefault("fallback_application_name", "pgdaemon")
         setDefault("client_encoding", "UTF8")
         if let index = given.firstIndex(where: { $0.0 == "options" }) {

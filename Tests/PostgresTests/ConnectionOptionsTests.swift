@@ -15,6 +15,7 @@ struct ConnectionOptionsTests {
         #expect(given["keepalives_interval"] == "5")
         #expect(given["keepalives_count"] == "3")
         #expect(given["connect_timeout"] == "10")
+        #expect(given["tcp_user_timeout"] == "10000")
         #expect(given["host"] == "db.example")
         #expect(given["fallback_application_name"] == "pgdaemon")
     }
