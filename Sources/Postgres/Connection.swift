@@ -74,6 +74,17 @@ public actor Connection {
                 .connectionFailed, message: options.redact("Cannot connect to PostgreSQL: \(reason)"))
         }
         adopt(connection)
+        try useISODates(connection)
+    }
+
+    /// Timestamps are parsed in the ISO output style, the server default. A server or role configured otherwise
+    /// gets `SET DateStyle` for this session. It is not sent as a startup option, because connection poolers such as
+    /// PgBouncer refuse startup options, but they do carry DateStyle across the server connections they switch
+    /// between.
+    private func useISODates(_ connection: OpaquePointer) throws {
+        let style = PQparameterStatus(connection, "DateStyle").map { String(cString: $0) } ?? ""
+        guard !style.hasPrefix("ISO") else { return }
+        _ = try consume(PQexec(connection, "SET DateStyle = 'ISO, YMD'"), query: "SET DateStyle")
     }
 
     private func adopt(_ connection: OpaquePointer) {

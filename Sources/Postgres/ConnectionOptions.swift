@@ -30,9 +30,6 @@ public struct ConnectionOptions: Sendable {
         self.applicationName = applicationName
     }
 
-    /// Server settings every session gets, so that values arrive in the text formats this package parses.
-    static let sessionSettings = "-c DateStyle=ISO,YMD -c IntervalStyle=postgres -c extra_float_digits=3"
-
     /// The keyword/value pairs handed to `PQconnectdbParams`, the connection string's own taking precedence over our
     /// defaults (except `application_name`, which the caller sets on purpose).
     func parameters() throws -> [(String, String)] {
@@ -48,11 +45,6 @@ public struct ConnectionOptions: Sendable {
         setDefault("tcp_user_timeout", String(tcpUserTimeoutMilliseconds))
         setDefault("fallback_application_name", "pgdaemon")
         setDefault("client_encoding", "UTF8")
-        if let index = given.firstIndex(where: { $0.0 == "options" }) {
-            given[index].1 += " " + Self.sessionSettings
-        } else {
-            given.append(("options", Self.sessionSettings))
-        }
         if let applicationName {
             given.removeAll { $0.0 == "application_name" }
             given.append(("application_name", applicationName))

@@ -28,7 +28,7 @@ struct ConnectionOptionsTests {
         #expect(given["keepalives_idle"] == "30")
         #expect(given["connect_timeout"] == "3")
         #expect(given["application_name"] == "pgdaemon/a/b")
-        #expect(given["options"] == "-c work_mem=64MB " + ConnectionOptions.sessionSettings)
+        #expect(given["options"] == "-c work_mem=64MB")
     }
 
     @Test(arguments: [

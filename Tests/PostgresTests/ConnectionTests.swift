@@ -46,10 +46,16 @@ struct ConnectionTests {
         }
     }
 
-    @Test func sessionsUseTheDateStyleThePackageParses() async throws {
-        try await withTestConnection(migrated: false) { connection in
-            let style = try await connection.query("SHOW DateStyle")[0].decode(String.self, "DateStyle")
-            #expect(style == "ISO, YMD")
+    @Test func aServerWithAnotherDateStyleStillYieldsDates() async throws {
+        try await withTestDatabase(migrated: false) { database in
+            var options = database.options
+            options.connectionString = "\(database.connectionString) options='-c DateStyle=SQL,DMY'"
+            let connection = try await Connection.connect(options)
+            let row = try await connection.query(
+                "SELECT current_setting('DateStyle') AS style, '2026-11-29 18:54:17.5+00'::timestamptz AS at")[0]
+            #expect(try row.decode(String.self, "style") == "ISO, YMD")
+            #expect(try row.decode(Date.self, "at") == Date(timeIntervalSince1970: 1_795_978_457.5))
+            await connection.close()
         }
     }
 

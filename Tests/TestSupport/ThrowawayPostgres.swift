@@ -41,11 +41,11 @@ public struct ThrowawayPostgres: Sendable {
     }
 }
 
-/// Runs a program with its output discarded and returns its exit status.
+/// Runs a program (an absolute path and its arguments) with its output discarded and returns its exit status.
 ///
 /// `posix_spawn` and a blocking `waitpid` on a dedicated thread, rather than Foundation's `Process`, whose exit
 /// notification did not arrive for `pg-local`, a script that leaves a daemonised server behind.
-func runToCompletion(_ argv: [String]) async throws -> Int32 {
+public func runToCompletion(_ argv: [String]) async throws -> Int32 {
     var actions = posix_spawn_file_actions_t()
     posix_spawn_file_actions_init(&actions)
     defer { posix_spawn_file_actions_destroy(&actions) }

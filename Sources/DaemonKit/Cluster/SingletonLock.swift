@@ -9,6 +9,7 @@ public import Postgres
 public actor SingletonLock {
     public let module: String
     public let key: AdvisoryLockKey
+    private let configuration: Configuration
     private let connection: Connection
     /// Set while the lock is held: the holder's epoch and lock session.
     private var fence: Fence?
@@ -17,6 +18,7 @@ public actor SingletonLock {
     public init(configuration: Configuration, module: String) async throws {
         self.module = module
         self.key = AdvisoryLocks.singleton(module)
+        self.configuration = configuration
         self.connection = try await Connection.connect(
             ModuleRunner.connectionOptions(configuration, purpose: "\(module)/lock"))
         // The server drops this session, and so the lock, once the holder's machine stops answering: 10 s of silence,
@@ -25,24 +27,15 @@ public actor SingletonLock {
             "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3")
     }
 
-    /// Refuses a connection that is not a real session: behind a transaction-pooling proxy, statements of one
-    /// "session" run on different server processes, and a session lock would be taken by one and lost with it.
+    /// Refuses a connection that is not a real session (see `RealSession`): behind a transaction-pooling proxy,
+    /// the session lock would be taken by one server session and outlive the client on it.
     public func checkRealSession() async throws {
-        let expected = connection.backendPID
-        var seen: Set<Int32> = []
-        for _ in 0..<3 {
-            let pid = try await connection.transaction { connection in
-                try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid")
-            }
-            seen.insert(pid)
-            seen.insert(try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid"))
-        }
-        guard seen == [expected] else {
+        guard try await RealSession.verify(connection, configuration: configuration, purpose: "\(module)/probe") else {
             throw SingletonError(
                 message: """
-                    The lock connection of \(module) is not a real session (server processes \(seen.sorted()) \
-                    instead of \(expected)): a transaction-pooling proxy is in the way. Point pgdaemon at PostgreSQL \
-                    directly or at a session-pooling proxy to run singleton modules.
+                    The lock connection of \(module) is not a real session: a transaction-pooling proxy (such as \
+                    PgBouncer with pool_mode = transaction) is between pgdaemon and PostgreSQL. Point the database URL \
+                    at PostgreSQL directly or at a session-pooling proxy to run singleton modules.
                     """)
         }
     }
@@ -52,16 +45,19 @@ public actor SingletonLock {
     public func acquire(node: String) async throws -> Fence {
         precondition(fence == nil, "a singleton lock is taken once per session")
         try await connection.advisoryLock(key)
-        let epoch = try await connection.query(
+        let row = try await connection.query(
             """
             INSERT INTO daemon_singleton AS s (module, node, pid, epoch, acquired_at, lock_objid)
             VALUES (\(module), \(node), \(Int(getpid())), 1, now(), \(Int64(UInt32(bitPattern: key.id))))
             ON CONFLICT (module) DO UPDATE
             SET node = EXCLUDED.node, pid = EXCLUDED.pid, epoch = s.epoch + 1, acquired_at = now(),
                 lock_objid = EXCLUDED.lock_objid
-            RETURNING epoch
-            """)[0].decode(Int64.self, "epoch")
-        let fence = Fence(module: module, epoch: epoch, lock: key, lockBackendPID: connection.backendPID)
+            RETURNING epoch, pg_backend_pid() AS backend
+            """)[0]
+        // The server's own pid: behind a proxy, libpq's backend pid is the proxy's key.
+        let fence = Fence(
+            module: module, epoch: try row.decode(Int64.self, "epoch"), lock: key,
+            lockBackendPID: try row.decode(Int32.self, "backend"))
         self.fence = fence
         return fence
     }

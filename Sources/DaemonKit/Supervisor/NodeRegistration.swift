@@ -7,6 +7,9 @@ public actor NodeRegistration {
     public let configuration: Configuration
     private let connection: Connection
     private let lock: AdvisoryLockKey
+    /// False behind a transaction-pooling proxy, where a session lock on the node's name would outlive this
+    /// supervisor on a pooled server connection: the name is then not locked, and duplicates are not refused.
+    public let locksNodeName: Bool
 
     /// The version `daemon_node.version` shows.
     public static let version = "0.1.0"
@@ -21,20 +24,25 @@ public actor NodeRegistration {
     public static func register(_ configuration: Configuration) async throws -> NodeRegistration {
         let connection = try await Connection.connect(
             ModuleRunner.connectionOptions(configuration, purpose: "supervisor"))
-        let registration = NodeRegistration(configuration: configuration, connection: connection)
+        let realSession = try await RealSession.verify(
+            connection, configuration: configuration, purpose: "supervisor/probe")
+        let registration = NodeRegistration(
+            configuration: configuration, connection: connection, locksNodeName: realSession)
         try await registration.claim()
         return registration
     }
 
-    private init(configuration: Configuration, connection: Connection) {
+    private init(configuration: Configuration, connection: Connection, locksNodeName: Bool) {
         self.configuration = configuration
         self.connection = connection
+        self.locksNodeName = locksNodeName
         self.lock = Self.lockKey(node: configuration.node)
     }
 
     private func claim() async throws {
         let node = configuration.node
-        guard try await connection.tryAdvisoryLock(lock) else {
+        let claimed = locksNodeName ? try await connection.tryAdvisoryLock(lock) : true
+        guard claimed else {
             let rows = try await connection.query(
                 "SELECT host, pid, started_at FROM daemon_node WHERE name = \(node)")
             throw NodeAlreadyRunning(

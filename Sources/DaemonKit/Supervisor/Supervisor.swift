@@ -77,6 +77,11 @@ public actor Supervisor {
     /// Runs until stopped; returns the process's exit code. Throws `NodeAlreadyRunning` when the node name is taken.
     public func run() async throws -> Int32 {
         let registration = try await NodeRegistration.register(configuration)
+        if !registration.locksNodeName {
+            logger.warning(
+                "A transaction-pooling proxy is in the way: a second supervisor with this node name cannot be refused, and singletons will not run. Connect to PostgreSQL directly or through a session pooler."
+            )
+        }
         let signals = SignalStream([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2])
         let forwarder = Task { [eventSink, stream = signals.signals] in
             for await number in stream { eventSink.yield(.signal(number)) }

@@ -1,0 +1,61 @@
+public import Foundation
+
+/// A PgBouncer of a test's own in front of the test server, to test pgdaemon behind a connection pooler. Started
+/// with `pgbouncer -d` (as the `postgres` user when running as root), stopped by the pid it writes.
+public struct ThrowawayPgBouncer: Sendable {
+    public let folder: String
+    public let port: Int
+
+    /// Starts one in `mode` (`session` or `transaction`) for the server the `PG*` variables name.
+    public static func start(mode: String) async throws -> ThrowawayPgBouncer {
+        let environment = ProcessInfo.processInfo.environment
+        let folder = "/tmp/pgdaemon-pgbouncer-\(UUID().uuidString.prefix(8))"
+        try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+        let port = 30_000 + Int.random(in: 0..<20_000)
+        let ini = """
+            [databases]
+            * = host=\(environment["PGHOST"] ?? "") port=\(environment["PGPORT"] ?? "5432")
+            [pgbouncer]
+            listen_addr = 127.0.0.1
+            listen_port = \(port)
+            unix_socket_dir =
+            auth_type = trust
+            auth_file = \(folder)/users.txt
+            pool_mode = \(mode)
+            default_pool_size = 4
+            logfile = \(folder)/pgbouncer.log
+            pidfile = \(folder)/pgbouncer.pid
+            """
+        try ini.write(toFile: "\(folder)/pgbouncer.ini", atomically: true, encoding: .utf8)
+        try "\"postgres\" \"\"\n".write(toFile: "\(folder)/users.txt", atomically: true, encoding: .utf8)
+        var command = [Self.binary, "-d", "\(folder)/pgbouncer.ini"]
+        if getuid() == 0 {
+            _ = try await runToCompletion(["/bin/chown", "-R", "postgres", folder])
+            command = ["/usr/sbin/runuser", "-u", "postgres", "--"] + command
+        }
+        let status = try await runToCompletion(command)
+        guard status == 0 else {
+            throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "pgbouncer exited with \(status)"])
+        }
+        return ThrowawayPgBouncer(folder: folder, port: port)
+    }
+
+    /// A connection string through the pooler to the test database `database`.
+    public func connectionString(database: String) -> String {
+        "host=127.0.0.1 port=\(port) user=postgres dbname=\(database)"
+    }
+
+    public func stop() {
+        if let text = try? String(contentsOfFile: "\(folder)/pgbouncer.pid", encoding: .utf8),
+            let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
+        {
+            kill(pid, SIGTERM)
+        }
+        try? FileManager.default.removeItem(atPath: folder)
+    }
+
+    private static var binary: String {
+        ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].first { FileManager.default.isExecutableFile(atPath: $0) }
+            ?? "pgbouncer"
+    }
+}
