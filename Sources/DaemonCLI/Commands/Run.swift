@@ -64,8 +64,23 @@ struct ModuleRun: AsyncParsableCommand {
         // Ctrl-C reaches the whole process group; the supervisor decides, and sends SIGTERM.
         signal(SIGINT, SIG_IGN)
         let signals = SignalStream([SIGTERM])
-        let stopper = Task { [stream = signals.signals] in
-            for await _ in stream { task.cancel() }
+        // The first SIGTERM asks the module to finish its work; it is cancelled a second before the supervisor's
+        // shutdown_timeout would kill it, or at a second SIGTERM.
+        let grace = max(configuration.daemon.shutdownTimeout - .seconds(1), .zero)
+        let stopper = Task { [stream = signals.signals, stop = runner.stop] in
+            var deadline: Task<Void, any Error>?
+            for await _ in stream {
+                if stop.isRequested {
+                    task.cancel()
+                } else {
+                    stop.request()
+                    deadline = Task {
+                        try await Task.sleep(for: grace)
+                        task.cancel()
+                    }
+                }
+            }
+            deadline?.cancel()
         }
         let outcome = await task.value
         stopper.cancel()

@@ -13,11 +13,14 @@ public final class ModuleContext: Sendable {
     /// For a singleton, the condition its writes include so that a stale holder's writes are refused; `nil` for a
     /// module that runs on every node.
     public let fence: Fence?
+    /// Raised by SIGTERM: finish the current work and return; the process is cancelled shortly before
+    /// `shutdown_timeout` runs out.
+    public let stop: StopRequest
     let state: ModuleStateStore
 
     init(
         configuration: Configuration, module: ModuleConfiguration, logger: Logger, database: Connection, debug: Bool,
-        fence: Fence?, state: ModuleStateStore
+        fence: Fence?, stop: StopRequest, state: ModuleStateStore
     ) {
         self.configuration = configuration
         self.module = module
@@ -25,6 +28,7 @@ public final class ModuleContext: Sendable {
         self.database = database
         self.debug = debug
         self.fence = fence
+        self.stop = stop
         self.state = state
     }
 
@@ -44,7 +48,7 @@ public final class ModuleContext: Sendable {
                 waited = true
             }
             await state.report(.waitingForDatabase)
-            try await Task.sleep(for: delay)
+            if try await stop.sleep(for: delay) { throw CancellationError() }
             delay = min(delay * 2, .seconds(30))
             try? await database.reconnect()
         }
@@ -54,8 +58,8 @@ public final class ModuleContext: Sendable {
         }
     }
 
-    /// Sleeps `sleep_post`; cancelled at once when the module is asked to stop.
+    /// Sleeps `sleep_post`, or less when the module is asked to stop.
     public func sleepPost() async throws {
-        try await Task.sleep(for: module.sleepPost)
+        _ = try await stop.sleep(for: module.sleepPost)
     }
 }

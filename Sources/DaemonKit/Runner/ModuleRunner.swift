@@ -13,6 +13,8 @@ public struct ModuleRunner: Sendable {
     public let registry: ModuleRegistry
     public let logger: Logger
     public let debug: Bool
+    /// Raise it to make the module finish its current work and stop (the child's SIGTERM).
+    public let stop = StopRequest()
 
     public init(
         configuration: Configuration, module: ModuleConfiguration, registry: ModuleRegistry, logger: Logger,
@@ -50,12 +52,12 @@ public struct ModuleRunner: Sendable {
                 lock = singleton
                 try await singleton.checkRealSession()
                 await state.report(.standby)
-                fence = try await singleton.acquire(node: configuration.node)
+                fence = try await untilStopped { try await singleton.acquire(node: configuration.node) }
                 logger.notice("Took over the singleton.", metadata: ["epoch": "\(fence!.epoch)"])
             } catch {
                 await lock?.release()
                 await database.close()
-                if Task.isCancelled { return .stopped }
+                if Task.isCancelled || stop.isRequested { return .stopped }
                 logger.error("Cannot run as the singleton.", metadata: ["error": "\(error)"])
                 await state.report(.restarting, lastError: "\(error)")
                 return .failed
@@ -64,7 +66,7 @@ public struct ModuleRunner: Sendable {
         await state.report(.running)
         let context = ModuleContext(
             configuration: configuration, module: module, logger: logger, database: database, debug: debug,
-            fence: fence, state: state)
+            fence: fence, stop: stop, state: state)
         let outcome = await serve(type, context: context, lock: lock)
         if case .discarded = outcome { await state.report(.discarding) }
         await lock?.release()
@@ -111,6 +113,7 @@ public struct ModuleRunner: Sendable {
                 } catch {
                     return await failed(error, step: name, state: context.state, exit: .discarded)
                 }
+                if stop.isRequested { return .stopped }
             }
             await context.state.countIteration()
             if debug {
@@ -126,10 +129,27 @@ public struct ModuleRunner: Sendable {
         }
     }
 
+    /// Runs `work` until it returns, or cancels it when a stop is requested (for waits that have no work to finish,
+    /// such as a standby's lock wait).
+    private func untilStopped<Value: Sendable>(_ work: @escaping @Sendable () async throws -> Value) async throws
+        -> Value
+    {
+        try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask { try await work() }
+            group.addTask { [stop] in
+                await stop.wait()
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let value = try await group.next() ?? nil else { throw CancellationError() }
+            return value
+        }
+    }
+
     /// A thrown step: a stop request when the task was cancelled, else an error that is logged and recorded.
     private func failed(_ error: any Error, step: String, state: ModuleStateStore, exit: ModuleExit) async -> ModuleExit
     {
-        if Task.isCancelled || error is CancellationError { return .stopped }
+        if Task.isCancelled || error is CancellationError || stop.isRequested { return .stopped }
         logger.error("A step failed.", metadata: ["step": "\(step)", "error": "\(error)"])
         await state.report(.discarding, lastError: "\(step): \(error)")
         return exit
