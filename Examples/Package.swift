@@ -16,6 +16,7 @@ let package = Package(
                 .product(name: "DaemonCLI", package: "pgdaemon"),
                 .product(name: "DaemonKit", package: "pgdaemon"),
                 .product(name: "Postgres", package: "pgdaemon"),
+                .product(name: "Scheduler", package: "pgdaemon"),
             ]
         )
     ]

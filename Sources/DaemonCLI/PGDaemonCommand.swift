@@ -2,6 +2,7 @@ import ArgumentParser
 public import DaemonKit
 import Foundation
 import Postgres
+public import Scheduler
 
 /// The `pgdaemon` command line (DESIGN §7), over any set of registered modules: `pgdaemon` itself runs it with the
 /// built-in set, and a team's own daemon binary with its modules added.
@@ -9,15 +10,19 @@ import Postgres
 /// ```swift
 /// @main struct MyDaemon {
 ///     static func main() async {
-///         await DaemonCommandLine.main(registry: .builtIn.adding(ModuleRegistry([Heartbeat.self])))
+///         await DaemonCommandLine.main(
+///             registry: .builtIn.adding(.scheduler).adding(ModuleRegistry([Heartbeat.self])),
+///             handlers: TaskHandlerRegistry.builtIn.adding(myHandlers))
 ///     }
 /// }
 /// ```
 public enum DaemonCommandLine {
-    /// Runs the command line with `registry`'s modules and exits with DESIGN §7's codes: 1 for a failure, 2 for a
-    /// usage or configuration error, each with one line on stderr.
-    public static func main(registry: ModuleRegistry) async {
-        await PGDaemonCommand.main(registry: registry)
+    /// Runs the command line with `registry`'s modules and `handlers`' task types, and exits with DESIGN §7's codes:
+    /// 1 for a failure, 2 for a usage or configuration error, each with one line on stderr.
+    public static func main(registry: ModuleRegistry, handlers: TaskHandlerRegistry = .builtIn) async {
+        await TaskHandlerRegistry.$current.withValue(handlers) {
+            await PGDaemonCommand.main(registry: registry)
+        }
     }
 }
 
@@ -66,5 +71,5 @@ struct PGDaemonCommand: AsyncParsableCommand {
 
 /// What the commands share without passing it through every parser: the registered modules.
 enum CommandEnvironment {
-    @TaskLocal static var registry = ModuleRegistry.builtIn
+    @TaskLocal static var registry = ModuleRegistry.builtIn.adding(.scheduler)
 }

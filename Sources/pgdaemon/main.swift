@@ -1,5 +1,6 @@
 import DaemonCLI
 import DaemonKit
+import Scheduler
 
-// The pgdaemon binary: the command line over the built-in modules.
-await DaemonCommandLine.main(registry: .builtIn)
+// The pgdaemon binary: the command line over the built-in modules, the scheduler's among them.
+await DaemonCommandLine.main(registry: .builtIn.adding(.scheduler), handlers: .builtIn)

@@ -52,7 +52,12 @@ public struct ModuleRunner: Sendable {
                 lock = singleton
                 try await singleton.checkRealSession()
                 await state.report(.standby)
-                fence = try await untilStopped { try await singleton.acquire(node: configuration.node) }
+                guard
+                    let acquired = try await stop.unlessStopped({
+                        try await singleton.acquire(node: configuration.node)
+                    })
+                else { throw CancellationError() }
+                fence = acquired
                 logger.notice("Took over the singleton.", metadata: ["epoch": "\(fence!.epoch)"])
             } catch {
                 await lock?.release()
@@ -111,7 +116,7 @@ public struct ModuleRunner: Sendable {
                         return .discarded
                     }
                 } catch {
-                    return await failed(error, step: name, state: context.state, exit: .discarded)
+                    return await failed(error, step: name, state: context.state, exit: .discardedAfterError)
                 }
                 if stop.isRequested { return .stopped }
             }
@@ -126,23 +131,6 @@ public struct ModuleRunner: Sendable {
                     metadata: ["discard_after": "\(DurationText.format(module.discardAfter))"])
                 return .discarded
             }
-        }
-    }
-
-    /// Runs `work` until it returns, or cancels it when a stop is requested (for waits that have no work to finish,
-    /// such as a standby's lock wait).
-    private func untilStopped<Value: Sendable>(_ work: @escaping @Sendable () async throws -> Value) async throws
-        -> Value
-    {
-        try await withThrowingTaskGroup(of: Value?.self) { group in
-            group.addTask { try await work() }
-            group.addTask { [stop] in
-                await stop.wait()
-                return nil
-            }
-            defer { group.cancelAll() }
-            guard let value = try await group.next() ?? nil else { throw CancellationError() }
-            return value
         }
     }
 

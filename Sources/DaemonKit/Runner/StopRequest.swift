@@ -46,6 +46,22 @@ public final class StopRequest: Sendable {
         }
     }
 
+    /// Runs `work` until it returns, or cancels it when a stop is requested and returns `nil`: for waits that have no
+    /// work to finish (a standby's lock wait, a LISTEN wait).
+    public func unlessStopped<Value: Sendable>(
+        _ work: @escaping @Sendable () async throws -> Value
+    ) async throws -> Value? {
+        try await withThrowingTaskGroup(of: Value?.self) { group in
+            group.addTask { try await work() }
+            group.addTask {
+                await self.wait()
+                return nil
+            }
+            defer { group.cancelAll() }
+            return try await group.next() ?? nil
+        }
+    }
+
     /// Sleeps for `duration`, or less when a stop is requested; returns whether it was.
     public func sleep(for duration: Duration) async throws -> Bool {
         try await withThrowingTaskGroup(of: Bool.self) { group in

@@ -208,9 +208,19 @@ public actor Supervisor {
             }
             return
         }
-        if !signaled && status == ModuleExit.discarded.rawValue {
+        let uptime = child.started.duration(to: .now)
+        if !signaled
+            && (status == ModuleExit.discarded.rawValue
+                || (status == ModuleExit.discardedAfterError.rawValue && uptime >= .seconds(1)))
+        {
             await store.countExit(discarded: true, error: nil)
             await start(child.entry, registration: registration, backoff: child.backoff)
+            return
+        }
+        if !signaled && status == ModuleExit.discardedAfterError.rawValue {
+            await store.countExit(discarded: true, error: nil)
+            scheduleRestart(&child)
+            children[module] = child
             return
         }
         let reason = signaled ? "killed by signal \(status)" : "exited with status \(status)"

@@ -1,0 +1,55 @@
+public import DaemonKit
+public import Foundation
+public import Logging
+public import Postgres
+
+/// Runs the tasks of one type, with the task's data decoded into `Payload`.
+///
+/// ```swift
+/// struct SendReport: TaskHandler {
+///     struct Payload: Decodable, Sendable { var recipient: String }
+///     static let type = "SendReport"
+///     func run(_ payload: Payload, context: TaskContext) async throws {
+///         context.logger.info("Sending.", metadata: ["to": "\(payload.recipient)"])
+///     }
+/// }
+/// ```
+///
+/// A thrown error fails this attempt: the task comes back after a backoff until `max_attempts`, or at once as failed
+/// for a `PermanentTaskFailure`. Execution is at least once, so a handler should be idempotent.
+public protocol TaskHandler: Sendable {
+    associatedtype Payload: Decodable & Sendable
+    /// The `task_type` it runs.
+    static var type: String { get }
+    /// How long one attempt may run before it is cancelled and counts as failed; default 1h.
+    static var timeout: Duration { get }
+    init()
+    func run(_ payload: Payload, context: TaskContext) async throws
+}
+
+extension TaskHandler {
+    public static var timeout: Duration { .seconds(3600) }
+}
+
+/// What a handler knows of its task and node.
+public struct TaskContext: Sendable {
+    public var taskID: Int64
+    public var name: String?
+    public var attempt: Int
+    public var maxAttempts: Int
+    public var logger: Logger
+    /// The node's configuration: the `commands:` and `statements:` allow-lists live there.
+    public var configuration: Configuration
+    /// The worker's database connection, for handlers whose work is SQL.
+    public var database: Connection
+}
+
+/// A failure that retrying cannot fix (data that does not fit, a command not on the allow-list): the task fails at
+/// once, without further attempts.
+public struct PermanentTaskFailure: Error, CustomStringConvertible {
+    public var description: String
+
+    public init(_ description: String) {
+        self.description = description
+    }
+}

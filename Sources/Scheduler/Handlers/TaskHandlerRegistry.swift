@@ -1,0 +1,54 @@
+import DaemonKit
+import Foundation
+import Postgres
+
+/// The task handlers a daemon binary knows, by task type. `pgdaemon` uses the built-in set; a team's own daemon adds
+/// its handlers and passes them to `DaemonCommandLine.main(registry:handlers:)`.
+public struct TaskHandlerRegistry: Sendable {
+    typealias Run = @Sendable (_ dataJSON: String, _ context: TaskContext) async throws -> Void
+
+    struct Entry: Sendable {
+        var timeout: Duration
+        var run: Run
+    }
+
+    private var entries: [String: Entry] = [:]
+
+    public init() {}
+
+    /// The built-in handlers: `Noop` and `Sleep`.
+    public static let builtIn: TaskHandlerRegistry = {
+        var registry = TaskHandlerRegistry()
+        registry.register(NoopHandler.self)
+        registry.register(SleepHandler.self)
+        return registry
+    }()
+
+    /// The handlers of the running process; the command line sets it for everything it runs.
+    @TaskLocal public static var current = TaskHandlerRegistry.builtIn
+
+    /// Registers a handler for its task type; task data that does not decode into its payload fails permanently.
+    public mutating func register<Handler: TaskHandler>(_ handler: Handler.Type) {
+        entries[Handler.type] = Entry(timeout: Handler.timeout) { dataJSON, context in
+            let payload: Handler.Payload
+            do {
+                payload = try JSONDecoder().decode(Handler.Payload.self, from: Data(dataJSON.utf8))
+            } catch let error as DecodingError {
+                throw PermanentTaskFailure("The task data does not fit \(Handler.type): \(error.shortDescription).")
+            }
+            try await Handler().run(payload, context: context)
+        }
+    }
+
+    /// This registry with another's handlers added.
+    public func adding(_ other: TaskHandlerRegistry) -> TaskHandlerRegistry {
+        var merged = self
+        merged.entries.merge(other.entries) { _, new in new }
+        return merged
+    }
+
+    /// The registered task types, sorted.
+    public var types: [String] { entries.keys.sorted() }
+
+    subscript(type: String) -> Entry? { entries[type] }
+}

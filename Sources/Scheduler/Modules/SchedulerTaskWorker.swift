@@ -1,0 +1,128 @@
+public import DaemonKit
+import Foundation
+import Logging
+import Postgres
+
+/// Runs ready tasks on every node: claims them in batches with `FOR UPDATE SKIP LOCKED`, runs up to `max_workers` at
+/// once, keeps their locks fresh, and records each outcome. Enqueuing wakes it at once through `LISTEN pgdaemon_task`;
+/// `poll_interval` is only a fallback.
+///
+/// On SIGTERM it claims nothing more and lets running tasks finish; tasks still running when the process is
+/// cancelled go back to the queue.
+public final class SchedulerTaskWorker: DaemonModule {
+    public static let description = "Runs ready tasks, up to max_workers at once, woken at once by enqueues."
+    /// Its waits happen inside `run()`, on notifications.
+    public static var defaultSleepPost: Duration { .zero }
+    public static var settings: [ModuleSetting] {
+        [
+            ModuleSetting("max_workers", .integer, help: "Tasks run at once; default 10."),
+            ModuleSetting(
+                "poll_interval", .duration, help: "How often to look for tasks without a notification; default 5s."),
+            ModuleSetting("retry_backoff", .duration, help: "The wait before a failed task's first retry; default 1s."),
+            ModuleSetting("retry_backoff_max", .duration, help: "The longest wait before a retry; default 1h."),
+        ]
+    }
+
+    /// How often running tasks' `lock_update_time` is refreshed; well inside the rescuer's `lock_timeout` (60 s).
+    static let heartbeatInterval = Duration.seconds(10)
+
+    public let context: ModuleContext
+    private let listener: Connection
+    private let store: TaskStore
+    private let runner: TaskRunner
+    private let maxWorkers: Int
+    private let pollInterval: Duration
+
+    public init(context: ModuleContext) async throws {
+        self.context = context
+        maxWorkers = max(1, context.settings.integer("max_workers", default: 10))
+        pollInterval = context.settings.duration("poll_interval", default: .seconds(5))
+        runner = TaskRunner(
+            handlers: TaskHandlerRegistry.current,
+            backoff: RetryBackoff(
+                base: context.settings.duration("retry_backoff", default: .seconds(1)),
+                cap: context.settings.duration("retry_backoff_max", default: .seconds(3600))),
+            context: context)
+        store = TaskStore(connection: context.database, node: context.node)
+        listener = try await Connection.connect(
+            ModuleRunner.connectionOptions(context.configuration, purpose: "\(context.module.name)/listen"))
+        try await listener.listen("pgdaemon_task")
+    }
+
+    private enum Event: Sendable {
+        case finished(TaskOutcome)
+        /// The wait ended: `notified` when a notification came, false at the poll interval or a stop request.
+        case woken(notified: Bool)
+    }
+
+    /// One stretch of work: claims and runs tasks until the queue is empty and nothing ran for a poll interval, or
+    /// until a stop request has let the running tasks finish.
+    public func run() async throws -> ModuleStep {
+        try await withThrowingTaskGroup(of: Event.self) { group in
+            defer { group.cancelAll() }
+            var running = 0
+            var finished: [TaskOutcome] = []
+            var tokens: [String: Int] = [:]
+            var waiting = false
+            var lastHeartbeat = ContinuousClock.now
+            while true {
+                if !finished.isEmpty {
+                    try await record(finished)
+                    for outcome in finished {
+                        tokens[outcome.token, default: 1] -= 1
+                        if tokens[outcome.token] == 0 { tokens[outcome.token] = nil }
+                    }
+                    finished = []
+                }
+                let stopping = context.stop.isRequested || Task.isCancelled
+                if stopping && running == 0 { return .proceed }
+                if !stopping && running < maxWorkers {
+                    let token = "\(context.node)/\(getpid())/\(UUID().uuidString.prefix(8))"
+                    for task in try await store.claim(limit: maxWorkers - running, token: token) {
+                        running += 1
+                        tokens[token, default: 0] += 1
+                        group.addTask { [runner] in .finished(await runner.execute(task)) }
+                    }
+                }
+                if !waiting && !stopping {
+                    waiting = true
+                    group.addTask { [listener, pollInterval, stop = context.stop] in
+                        let notification = try? await stop.unlessStopped {
+                            try await listener.nextNotification(timeout: pollInterval)
+                        }
+                        return .woken(notified: notification != nil && notification! != nil)
+                    }
+                }
+                guard let event = try await group.next() else { return .proceed }
+                switch event {
+                case .finished(let outcome):
+                    running -= 1
+                    finished.append(outcome)
+                case .woken(let notified):
+                    waiting = false
+                    if !notified && running == 0 && finished.isEmpty { return .proceed }
+                }
+                if running > 0 && ContinuousClock.now - lastHeartbeat >= Self.heartbeatInterval {
+                    try await store.heartbeat(tokens: Set(tokens.keys))
+                    lastHeartbeat = .now
+                }
+            }
+        }
+    }
+
+    /// Records outcomes; after cancellation, on a task of its own, so that tasks cut short still go back to the queue.
+    private func record(_ outcomes: [TaskOutcome]) async throws {
+        if Task.isCancelled {
+            try await Task.detached { [store] in try await store.finish(outcomes) }.value
+        } else {
+            try await store.finish(outcomes)
+        }
+    }
+}
+
+/// An attempt that ran longer than its handler's timeout.
+struct TaskTimedOut: Error, CustomStringConvertible {
+    var type: String
+    var timeout: Duration
+    var description: String { "The \(type) task ran longer than its timeout of \(DurationText.format(timeout))." }
+}

@@ -1,0 +1,38 @@
+import Foundation
+
+/// A task a worker claimed: its row's essentials and the claim token that its completion must match.
+struct ClaimedTask: Sendable {
+    var id: Int64
+    var name: String?
+    var type: String
+    var dataJSON: String
+    /// Attempts including this one.
+    var attempts: Int
+    var maxAttempts: Int
+    var token: String
+}
+
+/// How one attempt ended.
+struct TaskOutcome: Sendable, Codable {
+    enum Status: String, Codable {
+        case done, retried, failed
+        /// Not run to its end (the worker was stopped): back to ready, the attempt not counted.
+        case released
+    }
+
+    var id: Int64
+    var token: String
+    var status: Status
+    var error: String?
+    /// Seconds since the epoch: when a retried task is due again.
+    var retryAt: Double?
+    var startedAt: Double
+    var finishedAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id, token, status, error
+        case retryAt = "retry_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
+}

@@ -1,0 +1,61 @@
+import DaemonKit
+import Foundation
+import Logging
+
+/// Runs one claimed task with its handler, within the handler's timeout, and tells how the attempt ended.
+struct TaskRunner: Sendable {
+    let handlers: TaskHandlerRegistry
+    let backoff: RetryBackoff
+    let context: ModuleContext
+
+    func execute(_ task: ClaimedTask) async -> TaskOutcome {
+        let started = Date().timeIntervalSince1970
+        func outcome(_ status: TaskOutcome.Status, _ error: String? = nil, retryAt: Double? = nil) -> TaskOutcome {
+            TaskOutcome(
+                id: task.id, token: task.token, status: status, error: error, retryAt: retryAt, startedAt: started,
+                finishedAt: Date().timeIntervalSince1970)
+        }
+        guard let handler = handlers[task.type] else {
+            return outcome(
+                .failed,
+                "No handler for task type \(task.type); this binary runs \(handlers.types.joined(separator: ", ")).")
+        }
+        var logger = context.logger
+        logger[metadataKey: "task.id"] = "\(task.id)"
+        logger[metadataKey: "task.type"] = "\(task.type)"
+        let taskContext = TaskContext(
+            taskID: task.id, name: task.name, attempt: task.attempts, maxAttempts: task.maxAttempts, logger: logger,
+            configuration: context.configuration, database: context.database)
+        do {
+            try await withThrowingTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    try await handler.run(task.dataJSON, taskContext)
+                    return true
+                }
+                group.addTask {
+                    try await Task.sleep(for: handler.timeout)
+                    return false
+                }
+                defer { group.cancelAll() }
+                guard try await group.next() == true else {
+                    throw TaskTimedOut(type: task.type, timeout: handler.timeout)
+                }
+            }
+            return outcome(.done)
+        } catch let failure as PermanentTaskFailure {
+            logger.warning("Task failed for good.", metadata: ["error": "\(failure)"])
+            return outcome(.failed, failure.description)
+        } catch {
+            if Task.isCancelled { return outcome(.released) }
+            let message = "\(error)"
+            guard task.attempts < task.maxAttempts else {
+                logger.warning("Task failed on its last attempt.", metadata: ["error": "\(message)"])
+                return outcome(.failed, message)
+            }
+            let delay = backoff.delay(retry: task.attempts)
+            let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
+            logger.info("Task failed; it will be retried.", metadata: ["error": "\(message)", "retry.in": "\(delay)"])
+            return outcome(.retried, message, retryAt: Date().timeIntervalSince1970 + seconds)
+        }
+    }
+}

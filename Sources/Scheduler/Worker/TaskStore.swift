@@ -1,0 +1,93 @@
+import Foundation
+import Postgres
+
+/// The task worker's SQL: claim ready tasks, keep their locks fresh, record their outcomes. Each call is one
+/// statement, so a worker killed at any moment leaves every task either claimed (and rescued later), finished and in
+/// history, or back in the queue.
+struct TaskStore: Sendable {
+    let connection: Connection
+    let node: String
+
+    /// Claims up to `limit` ready tasks, lowest priority value first, then oldest, skipping rows other workers are
+    /// claiming at the same moment.
+    func claim(limit: Int, token: String) async throws -> [ClaimedTask] {
+        try await connection.query(
+            """
+            UPDATE scheduler_task AS t
+            SET lock_key = \(token), lock_node = \(node), lock_time = now(), lock_update_time = now(),
+                attempts = t.attempts + 1
+            FROM (SELECT id FROM scheduler_task WHERE lock_key IS NULL ORDER BY priority, id LIMIT \(limit)
+                  FOR UPDATE SKIP LOCKED) AS ready
+            WHERE t.id = ready.id
+            RETURNING t.id, t.name, t.task_type, t.task_data::text AS data, t.attempts, t.max_attempts
+            """
+        ).map { row in
+            ClaimedTask(
+                id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
+                type: try row.decode(String.self, "task_type"), dataJSON: try row.decode(String.self, "data"),
+                attempts: try row.decode(Int.self, "attempts"), maxAttempts: try row.decode(Int.self, "max_attempts"),
+                token: token)
+        }
+    }
+
+    /// Extends the locks of running tasks, so the rescuer leaves them alone.
+    func heartbeat(tokens: Set<String>) async throws {
+        guard !tokens.isEmpty else { return }
+        try await connection.execute(
+            """
+            UPDATE scheduler_task SET lock_update_time = now()
+            WHERE lock_key IN (SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(tokens)))::jsonb))
+            """)
+    }
+
+    /// Records finished attempts in one statement: each task leaves the queue only if it still carries its claim
+    /// token (a task rescued and claimed again meanwhile is not completed twice), gets its history row, and comes
+    /// back as a future task when it is to be retried.
+    func finish(_ outcomes: [TaskOutcome]) async throws {
+        let finished = outcomes.filter { $0.status != .released }
+        if !finished.isEmpty {
+            try await connection.execute(
+                """
+                WITH results AS (
+                    SELECT * FROM jsonb_to_recordset(\(try PostgresJSON(finished))::jsonb)
+                        AS r(id bigint, token text, status text, error text, retry_at float8, started_at float8,
+                             finished_at float8)
+                ), finished AS (
+                    DELETE FROM scheduler_task AS t USING results AS r
+                    WHERE t.id = r.id AND t.lock_key = r.token
+                    RETURNING t.*, r.status AS result, r.error AS result_error, r.retry_at,
+                              r.started_at AS run_started, r.finished_at AS run_finished
+                ), retried AS (
+                    INSERT INTO scheduler_future_task (id, name, task_type, task_data, priority, attempts,
+                                                       max_attempts, unique_key, create_time, scheduled_for,
+                                                       last_error, execution_time)
+                    SELECT id, name, task_type, task_data, priority, attempts, max_attempts, unique_key, create_time,
+                           scheduled_for, result_error, to_timestamp(retry_at)
+                    FROM finished WHERE result = 'retried'
+                )
+                INSERT INTO scheduler_task_history (task_id, name, task_type, node, create_time, scheduled_for,
+                                                    started_at, finished_at, status, attempts, error, task_data)
+                SELECT id, name, task_type, lock_node, create_time, scheduled_for, to_timestamp(run_started),
+                       to_timestamp(run_finished), result, attempts, result_error, task_data
+                FROM finished
+                """)
+        }
+        let released = outcomes.filter { $0.status == .released }
+        if !released.isEmpty { try await release(released) }
+    }
+
+    /// Puts tasks back in the queue, not counting the attempt, and wakes the workers for them.
+    func release(_ outcomes: [TaskOutcome]) async throws {
+        try await connection.transaction { connection in
+            try await connection.execute(
+                """
+                UPDATE scheduler_task AS t
+                SET lock_key = NULL, lock_node = NULL, lock_time = NULL, lock_update_time = NULL,
+                    attempts = greatest(t.attempts - 1, 0)
+                FROM jsonb_to_recordset(\(try PostgresJSON(outcomes))::jsonb) AS r(id bigint, token text)
+                WHERE t.id = r.id AND t.lock_key = r.token
+                """)
+            try await connection.execute("SELECT pg_notify('pgdaemon_task', '')")
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("Task worker and future tasks, run as processes", .timeLimit(.minutes(3)))
+struct TaskWorkerTests {
+    private let modules = """
+          SchedulerTaskWorker: { max_workers: 8 }
+          SchedulerFutureTaskManager: {}
+        """
+
+    @Test func threeNodesDrainTenThousandTasksEachExactlyOnce() async throws {
+        try await withTestDatabase { database in
+            let connection = try await database.connect()
+            try await connection.execute(
+                "SELECT scheduler_task_add('Noop', jsonb_build_object('n', i)) FROM generate_series(1, 10000) AS i")
+            var nodes: [DaemonHarness] = []
+            for _ in 0..<3 {
+                let node = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
+                try node.start()
+                nodes.append(node)
+            }
+            try await waitUntil("the queue is drained", timeout: .seconds(120)) {
+                try await connection.query(
+                    "SELECT (SELECT count(*) FROM scheduler_task) + (SELECT count(*) FROM scheduler_future_task) AS n"
+                )[0].decode(Int.self, "n") == 0
+            }
+            let history = try await connection.query(
+                """
+                SELECT count(*) AS rows, count(DISTINCT task_id) AS tasks, count(*) FILTER (WHERE status = 'done') AS done,
+                       count(DISTINCT node) AS nodes
+                FROM scheduler_task_history
+                """)[0]
+            #expect(try history.decode(Int.self, "rows") == 10000, "no task completed twice")
+            #expect(try history.decode(Int.self, "tasks") == 10000, "no task lost")
+            #expect(try history.decode(Int.self, "done") == 10000)
+            #expect(try history.decode(Int.self, "nodes") == 3, "every node took part")
+            for node in nodes { await node.cleanUp() }
+            await connection.close()
+        }
+    }
+
+    @Test func aFutureTaskStartsAtItsTimeAndBadTasksFailAtOnce() async throws {
+        try await withTestDatabase { database in
+            let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
+            try daemon.start()
+            let connection = try await database.connect()
+            let future = try await connection.query(
+                "SELECT scheduler_task_add('Noop', execution_time => clock_timestamp() + interval '2 seconds') AS id"
+            )[0].decode(Int64.self, "id")
+            let unknown = try await connection.query("SELECT scheduler_task_add('NoSuchType') AS id")[0]
+                .decode(Int64.self, "id")
+            let misfit = try await connection.query(#"SELECT scheduler_task_add('Sleep', '{"secs": 1}') AS id"#)[0]
+                .decode(Int64.self, "id")
+            try await waitUntil("all three are in history") {
+                try await connection.query("SELECT count(*) AS n FROM scheduler_task_history")[0].decode(Int.self, "n")
+                    == 3
+            }
+            let rows = try await connection.query(
+                """
+                SELECT task_id, status, attempts, error,
+                       extract(epoch FROM started_at - scheduled_for)::float8 AS late
+                FROM scheduler_task_history
+                """)
+            let byID = Dictionary(uniqueKeysWithValues: try rows.map { (try $0.decode(Int64.self, "task_id"), $0) })
+            let late = try #require(try byID[future]?.decode(Double?.self, "late"))
+            #expect(late >= 0, "not before its time")
+            #expect(late < 1, "within a second of its time (the benchmark measures it precisely)")
+            #expect(try byID[unknown]?.decode(String.self, "status") == "failed")
+            #expect(try byID[unknown]?.decode(Int.self, "attempts") == 1, "not retried")
+            #expect(
+                try byID[unknown]?.decode(String?.self, "error")?.hasPrefix("No handler for task type NoSuchType")
+                    == true)
+            #expect(
+                try byID[misfit]?.decode(String?.self, "error")
+                    == "The task data does not fit Sleep: key \"seconds\" is missing.")
+            #expect(try byID[misfit]?.decode(Int.self, "attempts") == 1)
+            await connection.close()
+            await daemon.cleanUp()
+        }
+    }
+
+    @Test func aGracefulStopLetsARunningTaskFinish() async throws {
+        try await withTestDatabase { database in
+            let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
+            try daemon.start()
+            try await daemon.waitForModule("SchedulerTaskWorker", iterations: 0)
+            let connection = try await database.connect()
+            try await connection.execute(#"SELECT scheduler_task_add('Sleep', '{"seconds": 1.5}')"#)
+            try await waitUntil("the task runs") {
+                try await connection.query("SELECT 1 FROM scheduler_task WHERE lock_key IS NOT NULL").count == 1
+            }
+            daemon.signal(SIGTERM)
+            #expect(try await daemon.waitForExit() == 0)
+            let status = try await connection.query("SELECT status FROM scheduler_task_history")
+            #expect(try status.map { try $0.decode(String.self, "status") } == ["done"])
+            await connection.close()
+            await daemon.cleanUp()
+        }
+    }
+}
