@@ -100,3 +100,38 @@ struct TaskWorkerTests {
         }
     }
 }
+
+@Suite("Rescuing the tasks of a killed worker", .timeLimit(.minutes(2)))
+struct RescueTests {
+    @Test func aTaskWhoseWorkerIsKilledMidwayIsRescuedAndDone() async throws {
+        try await withTestDatabase { database in
+            let daemon = try await DaemonHarness(
+                connectionString: database.connectionString,
+                modules: """
+                      SchedulerTaskWorker: {}
+                      SchedulerFutureTaskManager: {}
+                      SchedulerTaskRescuer: { lock_timeout: 2s, sleep_post: 200ms }
+                    """)
+            try daemon.start()
+            let connection = try await database.connect()
+            let id = try await connection.query(#"SELECT scheduler_task_add('Sleep', '{"seconds": 1}') AS id"#)[0]
+                .decode(Int64.self, "id")
+            try await waitUntil("the task runs") {
+                try await connection.query("SELECT 1 FROM scheduler_task WHERE lock_key IS NOT NULL").count == 1
+            }
+            let worker = try #require(try await daemon.modules()["SchedulerTaskWorker"]?.pid)
+            kill(worker, SIGKILL)
+            try await waitUntil("the task is done", timeout: .seconds(30)) {
+                try await connection.query("SELECT 1 FROM scheduler_task_history WHERE status = 'done'").count == 1
+            }
+            let history = try await connection.query(
+                "SELECT task_id, status, attempts, error FROM scheduler_task_history ORDER BY id")
+            #expect(try history.map { try $0.decode(String.self, "status") } == ["rescued", "done"])
+            #expect(try history.allSatisfy { try $0.decode(Int64.self, "task_id") == id })
+            #expect(try history[0].decode(String?.self, "error")?.hasPrefix("The task's worker vanished: ") == true)
+            #expect(try history.map { try $0.decode(Int.self, "attempts") } == [1, 2])
+            await connection.close()
+            await daemon.cleanUp()
+        }
+    }
+}

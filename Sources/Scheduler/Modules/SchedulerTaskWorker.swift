@@ -23,20 +23,21 @@ public final class SchedulerTaskWorker: DaemonModule {
         ]
     }
 
-    /// How often running tasks' `lock_update_time` is refreshed; well inside the rescuer's `lock_timeout` (60 s).
-    static let heartbeatInterval = Duration.seconds(10)
-
     public let context: ModuleContext
     private let listener: Connection
     private let store: TaskStore
     private let runner: TaskRunner
     private let maxWorkers: Int
     private let pollInterval: Duration
+    /// How often running tasks' `lock_update_time` is refreshed: a quarter of the rescuer's `lock_timeout`, at most
+    /// every 10 s, so the rescuer never takes a task from a live worker.
+    private let heartbeatInterval: Duration
 
     public init(context: ModuleContext) async throws {
         self.context = context
         maxWorkers = max(1, context.settings.integer("max_workers", default: 10))
         pollInterval = context.settings.duration("poll_interval", default: .seconds(5))
+        heartbeatInterval = min(.seconds(10), SchedulerTaskRescuer.lockTimeout(in: context.configuration) / 4)
         runner = TaskRunner(
             handlers: TaskHandlerRegistry.current,
             backoff: RetryBackoff(
@@ -86,9 +87,10 @@ public final class SchedulerTaskWorker: DaemonModule {
                 }
                 if !waiting && !stopping {
                     waiting = true
-                    group.addTask { [listener, pollInterval, stop = context.stop] in
+                    // Woken at least every heartbeat interval, so running tasks' locks stay fresh.
+                    group.addTask { [listener, wait = min(pollInterval, heartbeatInterval), stop = context.stop] in
                         let notification = try? await stop.unlessStopped {
-                            try await listener.nextNotification(timeout: pollInterval)
+                            try await listener.nextNotification(timeout: wait)
                         }
                         return .woken(notified: notification != nil && notification! != nil)
                     }
@@ -102,7 +104,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                     waiting = false
                     if !notified && running == 0 && finished.isEmpty { return .proceed }
                 }
-                if running > 0 && ContinuousClock.now - lastHeartbeat >= Self.heartbeatInterval {
+                if running > 0 && ContinuousClock.now - lastHeartbeat >= heartbeatInterval {
                     try await store.heartbeat(tokens: Set(tokens.keys))
                     lastHeartbeat = .now
                 }
