@@ -26,7 +26,8 @@ public final class DaemonHarness {
     public var outputPath: String { folder.appending(path: "output.log").path }
     public var pidFilePath: String { folder.appending(path: "run/pgdaemon.pid").path }
 
-    /// Prepares a folder with a configuration whose `modules:` section is `modules` (YAML, indented two spaces).
+    /// Prepares a folder with a configuration whose `modules:` section is `modules` (YAML, indented two spaces; it may
+    /// go on with further top-level sections such as `commands:`).
     public init(connectionString: String, modules: String, node: String? = nil) async throws {
         folder = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)

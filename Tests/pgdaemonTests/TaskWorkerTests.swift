@@ -135,3 +135,62 @@ struct RescueTests {
         }
     }
 }
+
+@Suite("Command and SQL tasks", .timeLimit(.minutes(2)))
+struct CommandTaskTests {
+    @Test func onlyAllowListedCommandsRunAndTheirOutputIsKept() async throws {
+        try await withTestDatabase { database in
+            let marker = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-marker-\(UUID().uuidString)")
+            let daemon = try await DaemonHarness(
+                connectionString: database.connectionString,
+                modules: """
+                      SchedulerTaskWorker: {}
+                      SchedulerFutureTaskManager: {}
+                    commands:
+                      hello: { argv: [/bin/sh, -c, "echo hello $0; echo oops >&2", world] }
+                      touch: { argv: [/usr/bin/touch, \(marker.path)] }
+                      fails: { argv: [/bin/false] }
+                      slow: { argv: [/bin/sleep, "30"], timeout: 300ms }
+                    statements:
+                      count-nodes: "UPDATE daemon_node SET status = status"
+                    """)
+            try daemon.start()
+            let connection = try await database.connect()
+            for data in [
+                #"{"command": "hello"}"#, #"{"command": "rm -rf /; touch"}"#, #"{"command": "fails"}"#,
+                #"{"command": "slow"}"#,
+            ] {
+                try await connection.execute("SELECT scheduler_task_add('Command', \(data)::jsonb, max_attempts => 1)")
+            }
+            try await connection.execute(
+                #"SELECT scheduler_task_add('SQL', '{"statement": "count-nodes"}'), scheduler_task_add('SQL', '{"statement": "DROP TABLE daemon_node"}')"#
+            )
+            try await waitUntil("all six have finished") {
+                try await connection.query("SELECT count(*) AS n FROM scheduler_task_history")[0].decode(Int.self, "n")
+                    == 6
+            }
+            let rows = try await connection.query(
+                "SELECT task_data::text AS data, status, error, output FROM scheduler_task_history ORDER BY task_id")
+            let results = try rows.map {
+                (
+                    try $0.decode(String.self, "status"), try $0.decode(String?.self, "error") ?? "",
+                    try $0.decode(String?.self, "output") ?? ""
+                )
+            }
+            #expect(results[0].0 == "done")
+            #expect(results[0].2 == "hello world\noops\n")
+            #expect(results[1].0 == "failed")
+            #expect(
+                results[1].1
+                    == "rm -rf /; touch is not in the commands: allow-list; allowed: fails, hello, slow, touch.")
+            #expect(!FileManager.default.fileExists(atPath: marker.path), "nothing ran")
+            #expect(results[2].1 == "fails exited with status 1.")
+            #expect(results[3].1 == "slow did not finish within 300ms and was killed.")
+            #expect(results[4].0 == "done")
+            #expect(results[4].2 == "1 rows\n")
+            #expect(results[5].1.hasPrefix("DROP TABLE daemon_node is not in the statements: allow-list"))
+            await connection.close()
+            await daemon.cleanUp()
+        }
+    }
+}

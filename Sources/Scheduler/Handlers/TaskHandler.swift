@@ -2,6 +2,7 @@ public import DaemonKit
 public import Foundation
 public import Logging
 public import Postgres
+import Synchronization
 
 /// Runs the tasks of one type, with the task's data decoded into `Payload`.
 ///
@@ -42,6 +43,24 @@ public struct TaskContext: Sendable {
     public var configuration: Configuration
     /// The worker's database connection, for handlers whose work is SQL.
     public var database: Connection
+    /// What the task printed, kept with its attempt in `scheduler_task_history.output`.
+    public var output = TaskOutput()
+}
+
+/// Text a task produces for its history row (the last 64 KiB).
+public final class TaskOutput: Sendable {
+    private let text = Mutex("")
+
+    public init() {}
+
+    public func append(_ more: String) {
+        text.withLock { text in
+            text += more
+            if text.utf8.count > 65_536 { text = String(decoding: text.utf8.suffix(65_536), as: UTF8.self) }
+        }
+    }
+
+    public var contents: String { text.withLock { $0 } }
 }
 
 /// A failure that retrying cannot fix (data that does not fit, a command not on the allow-list): the task fails at

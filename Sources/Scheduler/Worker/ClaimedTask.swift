@@ -24,13 +24,15 @@ struct TaskOutcome: Sendable, Codable {
     var token: String
     var status: Status
     var error: String?
+    /// What the task printed, for history.
+    var output: String?
     /// Seconds since the epoch: when a retried task is due again.
     var retryAt: Double?
     var startedAt: Double
     var finishedAt: Double
 
     enum CodingKeys: String, CodingKey {
-        case id, token, status, error
+        case id, token, status, error, output
         case retryAt = "retry_at"
         case startedAt = "started_at"
         case finishedAt = "finished_at"

@@ -10,10 +10,12 @@ struct TaskRunner: Sendable {
 
     func execute(_ task: ClaimedTask) async -> TaskOutcome {
         let started = Date().timeIntervalSince1970
+        let output = TaskOutput()
         func outcome(_ status: TaskOutcome.Status, _ error: String? = nil, retryAt: Double? = nil) -> TaskOutcome {
             TaskOutcome(
-                id: task.id, token: task.token, status: status, error: error, retryAt: retryAt, startedAt: started,
-                finishedAt: Date().timeIntervalSince1970)
+                id: task.id, token: task.token, status: status, error: error,
+                output: output.contents.isEmpty ? nil : output.contents,
+                retryAt: retryAt, startedAt: started, finishedAt: Date().timeIntervalSince1970)
         }
         guard let handler = handlers[task.type] else {
             return outcome(
@@ -25,7 +27,7 @@ struct TaskRunner: Sendable {
         logger[metadataKey: "task.type"] = "\(task.type)"
         let taskContext = TaskContext(
             taskID: task.id, name: task.name, attempt: task.attempts, maxAttempts: task.maxAttempts, logger: logger,
-            configuration: context.configuration, database: context.database)
+            configuration: context.configuration, database: context.database, output: output)
         do {
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {

@@ -50,12 +50,12 @@ struct TaskStore: Sendable {
                 """
                 WITH results AS (
                     SELECT * FROM jsonb_to_recordset(\(try PostgresJSON(finished))::jsonb)
-                        AS r(id bigint, token text, status text, error text, retry_at float8, started_at float8,
-                             finished_at float8)
+                        AS r(id bigint, token text, status text, error text, output text, retry_at float8,
+                             started_at float8, finished_at float8)
                 ), finished AS (
                     DELETE FROM scheduler_task AS t USING results AS r
                     WHERE t.id = r.id AND t.lock_key = r.token
-                    RETURNING t.*, r.status AS result, r.error AS result_error, r.retry_at,
+                    RETURNING t.*, r.status AS result, r.error AS result_error, r.output AS result_output, r.retry_at,
                               r.started_at AS run_started, r.finished_at AS run_finished
                 ), retried AS (
                     INSERT INTO scheduler_future_task (id, name, task_type, task_data, priority, attempts,
@@ -66,9 +66,10 @@ struct TaskStore: Sendable {
                     FROM finished WHERE result = 'retried'
                 )
                 INSERT INTO scheduler_task_history (task_id, name, task_type, node, create_time, scheduled_for,
-                                                    started_at, finished_at, status, attempts, error, task_data)
+                                                    started_at, finished_at, status, attempts, error, task_data,
+                                                    output)
                 SELECT id, name, task_type, lock_node, create_time, scheduled_for, to_timestamp(run_started),
-                       to_timestamp(run_finished), result, attempts, result_error, task_data
+                       to_timestamp(run_finished), result, attempts, result_error, task_data, result_output
                 FROM finished
                 """)
         }
