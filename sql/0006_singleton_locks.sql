@@ -40,10 +40,16 @@ GRANT SELECT ON daemon_singleton_overview TO pgdaemon_readonly;
 
 -- Other sessions' application_name in pg_stat_activity, which names the waiting nodes, is visible only to
 -- members of pg_read_all_stats.
+-- Role memberships belong to the whole server, so another database's migration may grant it at the same moment.
 DO $$
 BEGIN
-    GRANT pg_read_all_stats TO pgdaemon_readonly;
-EXCEPTION WHEN insufficient_privilege THEN
-    RAISE NOTICE 'pgdaemon_readonly was not granted pg_read_all_stats: waiting nodes show only to superusers';
+    IF NOT pg_has_role('pgdaemon_readonly', 'pg_read_all_stats', 'MEMBER') THEN
+        GRANT pg_read_all_stats TO pgdaemon_readonly;
+    END IF;
+EXCEPTION
+    WHEN insufficient_privilege THEN
+        RAISE NOTICE 'pgdaemon_readonly was not granted pg_read_all_stats: waiting nodes show only to superusers';
+    WHEN unique_violation THEN
+        NULL;  -- granted by a concurrent migration of another database
 END
 $$;

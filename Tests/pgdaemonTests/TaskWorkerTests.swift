@@ -110,7 +110,7 @@ struct RescueTests {
                 modules: """
                       SchedulerTaskWorker: {}
                       SchedulerFutureTaskManager: {}
-                      SchedulerTaskRescuer: { lock_timeout: 2s, sleep_post: 200ms }
+                      SchedulerTaskRescuer: { lock_timeout: 3s, sleep_post: 200ms }
                     """)
             try daemon.start()
             let connection = try await database.connect()
@@ -126,10 +126,55 @@ struct RescueTests {
             }
             let history = try await connection.query(
                 "SELECT task_id, status, attempts, error FROM scheduler_task_history ORDER BY id")
-            #expect(try history.map { try $0.decode(String.self, "status") } == ["rescued", "done"])
+            // On a loaded machine a restarted worker can be rescued once more; the task is still done exactly once.
+            let statuses = try history.map { try $0.decode(String.self, "status") }
+            #expect(statuses.first == "rescued")
+            #expect(statuses.last == "done")
+            #expect(statuses.filter { $0 == "done" }.count == 1)
+            #expect(statuses.dropLast().allSatisfy { $0 == "rescued" })
             #expect(try history.allSatisfy { try $0.decode(Int64.self, "task_id") == id })
             #expect(try history[0].decode(String?.self, "error")?.hasPrefix("The task's worker vanished: ") == true)
-            #expect(try history.map { try $0.decode(Int.self, "attempts") } == [1, 2])
+            #expect(try history.map { try $0.decode(Int.self, "attempts") } == Array(1...history.count))
+            await connection.close()
+            await daemon.cleanUp()
+        }
+    }
+}
+
+@Suite("Retries", .timeLimit(.minutes(2)))
+struct RetryTests {
+    @Test func aFailingTaskIsRetriedWithGrowingDelaysUntilMaxAttempts() async throws {
+        try await withTestDatabase { database in
+            let daemon = try await DaemonHarness(
+                connectionString: database.connectionString,
+                modules: """
+                      SchedulerTaskWorker: { retry_backoff: 300ms }
+                      SchedulerFutureTaskManager: {}
+                    commands:
+                      fails: { argv: [/bin/false] }
+                    """)
+            try daemon.start()
+            let connection = try await database.connect()
+            let id = try await connection.query(
+                #"SELECT scheduler_task_add('Command', '{"command": "fails"}', max_attempts => 3) AS id"#
+            )[0].decode(Int64.self, "id")
+            try await waitUntil("the task has failed for good") {
+                try await connection.query("SELECT 1 FROM scheduler_task_history WHERE status = 'failed'").count == 1
+            }
+            let attempts = try await connection.query(
+                """
+                SELECT task_id, status, attempts, error, extract(epoch FROM started_at)::float8 AS started
+                FROM scheduler_task_history ORDER BY id
+                """)
+            #expect(try attempts.map { try $0.decode(String.self, "status") } == ["retried", "retried", "failed"])
+            #expect(try attempts.map { try $0.decode(Int.self, "attempts") } == [1, 2, 3])
+            #expect(try attempts.allSatisfy { try $0.decode(Int64.self, "task_id") == id }, "one task id throughout")
+            #expect(try attempts.allSatisfy { try $0.decode(String?.self, "error") == "fails exited with status 1." })
+            let starts = try attempts.map { try $0.decode(Double.self, "started") }
+            // Retries are never early (a busy machine can make them late): 300 ms, then 600 ms, less 20 % jitter.
+            #expect(starts[1] - starts[0] >= 0.24, "the first retry waits 300 ms ± 20 %")
+            #expect(starts[2] - starts[1] >= 0.48, "the second waits twice as long")
+            #expect(try await connection.query("SELECT 1 FROM scheduler_future_task").isEmpty)
             await connection.close()
             await daemon.cleanUp()
         }
