@@ -1,0 +1,266 @@
+import ArgumentParser
+import DaemonKit
+import Foundation
+import Postgres
+import Scheduler
+
+/// `pgdaemon task`: enqueue and inspect tasks (DESIGN §7).
+struct TaskCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "task", abstract: "Enqueue, list, show, retry or delete tasks.",
+        subcommands: [Add.self, List.self, Show.self, Retry.self, Delete.self])
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Enqueue a task; prints its id.")
+
+        @OptionGroup var global: GlobalOptions
+        @Option(help: "The task type, such as Command, SQL, Noop or Sleep.") var type: String
+        @Option(help: "A name shown in listings and history.") var name: String?
+        @Option(help: "The task's data as a JSON object; default {}.") var data: String = "{}"
+        @Option(help: "When to run it, as ISO 8601 (2026-11-30T02:00:00Z or with an offset).") var at: String?
+        @Option(name: .customLong("in"), help: "When to run it, from now: 30s, 10m, 2h.") var delay: String?
+        @Option(help: "Lower runs first; default 0.") var priority: Int = 0
+        @Option(help: "While a task with this key is pending, its id is returned instead of a new task.") var unique:
+            String?
+        @Option(help: "Attempts before the task stays failed; default 3.") var maxAttempts: Int = 3
+
+        func validate() throws {
+            guard !type.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ValidationError("--type must not be empty.")
+            }
+            guard (try? JSONSerialization.jsonObject(with: Data(data.utf8))) is [String: Any] else {
+                throw ValidationError("--data must be a JSON object, such as '{\"seconds\": 1}'.")
+            }
+            guard at == nil || delay == nil else { throw ValidationError("Give --at or --in, not both.") }
+            if let at, Self.parseTime(at) == nil {
+                throw ValidationError("--at \(at) is not an ISO 8601 time such as 2026-11-30T02:00:00Z.")
+            }
+            if let delay, DurationText.parse(delay) == nil {
+                throw ValidationError("--in \(delay) is not a duration; write it like 30s, 10m or 2h.")
+            }
+            guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1.") }
+        }
+
+        static func parseTime(_ text: String) -> Date? {
+            (try? Date.ISO8601FormatStyle(includingFractionalSeconds: true).parse(text))
+                ?? (try? Date.ISO8601FormatStyle().parse(text))
+        }
+
+        func run() async throws {
+            let (_, connection) = try await global.connect(purpose: "cli")
+            var executionTime = at.flatMap(Self.parseTime)
+            if let delay = delay.flatMap(DurationText.parse) {
+                executionTime = Date().addingTimeInterval(
+                    Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+            }
+            let id = try await TaskQueue(connection: connection).add(
+                NewTask(
+                    type: type, dataJSON: data, name: name, priority: priority, uniqueKey: unique,
+                    executionTime: executionTime, maxAttempts: maxAttempts))
+            await connection.close()
+            print(
+                "Enqueued task \(id) (\(type))" + (executionTime.map { ", due \($0.formatted(.iso8601))" } ?? "") + ".")
+        }
+    }
+
+    /// A task as listings show it, wherever it is: ready, running or future.
+    struct Listed: Encodable {
+        var id: Int64
+        var name: String?
+        var type: String
+        var state: String
+        var priority: Int
+        var attempts: Int
+        var maxAttempts: Int
+        var node: String?
+        var due: Date?
+        var created: Date
+        var data: String
+        var lastError: String?
+    }
+
+    static let listedQuery = """
+        SELECT id, name, task_type, CASE WHEN lock_key IS NULL THEN 'ready' ELSE 'running' END AS state, priority,
+               attempts, max_attempts, lock_node AS node, scheduled_for AS due, create_time, task_data::text AS data,
+               last_error
+        FROM scheduler_task
+        UNION ALL
+        SELECT id, name, task_type, 'future', priority, attempts, max_attempts, NULL, execution_time, create_time,
+               task_data::text, last_error
+        FROM scheduler_future_task
+        """
+
+    static func listed(_ row: PostgresRow) throws -> Listed {
+        Listed(
+            id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
+            type: try row.decode(String.self, "task_type"), state: try row.decode(String.self, "state"),
+            priority: try row.decode(Int.self, "priority"), attempts: try row.decode(Int.self, "attempts"),
+            maxAttempts: try row.decode(Int.self, "max_attempts"), node: try row.decode(String?.self, "node"),
+            due: try row.decode(Date?.self, "due"), created: try row.decode(Date.self, "create_time"),
+            data: try row.decode(String.self, "data"), lastError: try row.decode(String?.self, "last_error"))
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List ready, running and future tasks.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+        @Option(help: "At most this many, by priority then age; default 100.") var limit: Int = 100
+
+        func run() async throws {
+            let (_, connection) = try await global.connect(purpose: "cli")
+            let tasks = try await connection.query(
+                "SELECT * FROM (\(unsafeSQL: TaskCommand.listedQuery)) AS tasks ORDER BY state <> 'running', priority, id LIMIT \(limit)"
+            ).map(TaskCommand.listed)
+            await connection.close()
+            if output.json { return try printJSON(tasks) }
+            guard !tasks.isEmpty else { return print("No tasks are waiting or running.") }
+            var table = TextTable("ID", "TYPE", "NAME", "STATE", "PRIORITY", "ATTEMPTS", "NODE", "DUE")
+            for task in tasks {
+                table.append([
+                    String(task.id), task.type, task.name ?? "-", task.state, String(task.priority),
+                    "\(task.attempts)/\(task.maxAttempts)", task.node ?? "-",
+                    task.due.map { $0.formatted(.iso8601) } ?? "-",
+                ])
+            }
+            print(table.rendered)
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one task: its row and its history.")
+
+        @OptionGroup var global: GlobalOptions
+        @OptionGroup var output: OutputOptions
+        @Argument(help: "The task's id.") var id: Int64
+
+        struct Attempt: Encodable {
+            var status: String
+            var attempts: Int
+            var node: String?
+            var startedAt: Date?
+            var finishedAt: Date
+            var error: String?
+            var output: String?
+        }
+
+        struct Report: Encodable {
+            var task: Listed?
+            var history: [Attempt]
+        }
+
+        func run() async throws {
+            let (_, connection) = try await global.connect(purpose: "cli")
+            let task = try await connection.query(
+                "SELECT * FROM (\(unsafeSQL: TaskCommand.listedQuery)) AS tasks WHERE id = \(id)"
+            ).first.map(TaskCommand.listed)
+            let history = try await connection.query(
+                """
+                SELECT status, attempts, node, started_at, finished_at, error, output
+                FROM scheduler_task_history WHERE task_id = \(id) ORDER BY id
+                """
+            ).map { row in
+                Attempt(
+                    status: try row.decode(String.self, "status"), attempts: try row.decode(Int.self, "attempts"),
+                    node: try row.decode(String?.self, "node"), startedAt: try row.decode(Date?.self, "started_at"),
+                    finishedAt: try row.decode(Date.self, "finished_at"), error: try row.decode(String?.self, "error"),
+                    output: try row.decode(String?.self, "output"))
+            }
+            await connection.close()
+            guard task != nil || !history.isEmpty else { throw CommandFailure.failure("No task \(id).") }
+            if output.json { return try printJSON(Report(task: task, history: history)) }
+            if let task {
+                print("Task \(task.id): \(task.type)\(task.name.map { " \"\($0)\"" } ?? ""), \(task.state)")
+                print("  data: \(task.data)")
+                print("  priority \(task.priority), attempt \(task.attempts) of \(task.maxAttempts)")
+                if let due = task.due { print("  due: \(due.formatted(.iso8601))") }
+                if let node = task.node { print("  running on: \(node)") }
+                if let error = task.lastError { print("  last error: \(error)") }
+            } else {
+                print("Task \(id): finished")
+            }
+            for attempt in history {
+                print(
+                    "  \(attempt.finishedAt.formatted(.iso8601))  \(attempt.status)  attempt \(attempt.attempts)"
+                        + (attempt.node.map { "  on \($0)" } ?? "") + (attempt.error.map { "  \($0)" } ?? ""))
+                if let output = attempt.output, !output.isEmpty {
+                    print(
+                        output.split(separator: "\n", omittingEmptySubsequences: false).map { "    | \($0)" }.joined(
+                            separator: "\n"))
+                }
+            }
+        }
+    }
+
+    struct Retry: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Run a task again: a failed one is enqueued anew, a waiting retry becomes due now.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The task's id.") var id: Int64
+
+        func run() async throws {
+            let (_, connection) = try await global.connect(purpose: "cli")
+            let hurried = try await connection.execute(
+                "UPDATE scheduler_future_task SET execution_time = now() WHERE id = \(id)")
+            if hurried == 1 {
+                await connection.close()
+                return print("Task \(id) is due now.")
+            }
+            let failed = try await connection.query(
+                """
+                SELECT task_type, task_data::text AS data, name FROM scheduler_task_history
+                WHERE task_id = \(id) AND status IN ('failed', 'cancelled') ORDER BY id DESC LIMIT 1
+                """)
+            guard let row = failed.first else {
+                await connection.close()
+                throw CommandFailure.failure("No failed, cancelled or waiting task \(id).")
+            }
+            let newID = try await TaskQueue(connection: connection).add(
+                NewTask(
+                    type: try row.decode(String.self, "task_type"),
+                    dataJSON: try row.decode(String?.self, "data") ?? "{}",
+                    name: try row.decode(String?.self, "name")))
+            await connection.close()
+            print("Task \(id) enqueued again as task \(newID).")
+        }
+    }
+
+    struct Delete: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Delete a waiting task (ready or future); its history records it as cancelled.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The task's id.") var id: Int64
+
+        func run() async throws {
+            let (_, connection) = try await global.connect(purpose: "cli")
+            let deleted = try await connection.execute(
+                """
+                WITH gone AS (
+                    DELETE FROM scheduler_task WHERE id = \(id) AND lock_key IS NULL
+                    RETURNING id, name, task_type, create_time, scheduled_for, attempts, task_data
+                ), gone_future AS (
+                    DELETE FROM scheduler_future_task WHERE id = \(id)
+                    RETURNING id, name, task_type, create_time, execution_time AS scheduled_for, attempts, task_data
+                )
+                INSERT INTO scheduler_task_history (task_id, name, task_type, create_time, scheduled_for, finished_at,
+                                                    status, attempts, error, task_data)
+                SELECT id, name, task_type, create_time, scheduled_for, now(), 'cancelled', attempts,
+                       'deleted with pgdaemon task delete', task_data
+                FROM (SELECT * FROM gone UNION ALL SELECT * FROM gone_future) AS deleted
+                """)
+            if deleted == 1 {
+                await connection.close()
+                return print("Task \(id) deleted.")
+            }
+            let running = try await connection.query(
+                "SELECT lock_node FROM scheduler_task WHERE id = \(id) AND lock_key IS NOT NULL")
+            await connection.close()
+            if let node = try running.first?.decode(String?.self, "lock_node") {
+                throw CommandFailure.failure("Task \(id) is running on node \(node); it cannot be deleted now.")
+            }
+            throw CommandFailure.failure("No waiting task \(id).")
+        }
+    }
+}
