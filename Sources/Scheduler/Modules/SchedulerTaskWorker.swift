@@ -50,8 +50,13 @@ public final class SchedulerTaskWorker: DaemonModule {
         try await listener.listen("pgdaemon_task")
     }
 
+    /// How long a finished task's outcome may wait to be recorded with others while its neighbours still run.
+    static let flushDelay = Duration.milliseconds(20)
+
     private enum Event: Sendable {
         case finished(TaskOutcome)
+        /// Time to record the outcomes gathered so far.
+        case flush
         /// The wait ended: `notified` when a notification came, false at the poll interval or a stop request.
         case woken(notified: Bool)
     }
@@ -65,19 +70,32 @@ public final class SchedulerTaskWorker: DaemonModule {
             var finished: [TaskOutcome] = []
             var tokens: [String: Int] = [:]
             var waiting = false
+            var flushScheduled = false
             var lastHeartbeat = ContinuousClock.now
-            while true {
-                if !finished.isEmpty {
-                    try await record(finished)
-                    for outcome in finished {
-                        tokens[outcome.token, default: 1] -= 1
-                        if tokens[outcome.token] == 0 { tokens[outcome.token] = nil }
-                    }
-                    finished = []
+            func flush() async throws {
+                guard !finished.isEmpty else { return }
+                try await record(finished)
+                for outcome in finished {
+                    tokens[outcome.token, default: 1] -= 1
+                    if tokens[outcome.token] == 0 { tokens[outcome.token] = nil }
                 }
+                finished = []
+            }
+            while true {
+                // Outcomes are recorded in batches: when nothing runs any more, when a batch's worth has finished,
+                // or at the latest `flushDelay` after the first of them.
+                let flushNow = running == 0 || finished.count >= maxWorkers || context.stop.isRequested
+                if !finished.isEmpty && !flushNow && !flushScheduled {
+                    flushScheduled = true
+                    group.addTask {
+                        try? await Task.sleep(for: Self.flushDelay)
+                        return .flush
+                    }
+                }
+                if flushNow { try await flush() }
                 let stopping = context.stop.isRequested || Task.isCancelled
                 if stopping && running == 0 { return .proceed }
-                if !stopping && running < maxWorkers {
+                if !stopping && running < maxWorkers && finished.isEmpty {
                     let token = "\(context.node)/\(getpid())/\(UUID().uuidString.prefix(8))"
                     for task in try await store.claim(limit: maxWorkers - running, token: token) {
                         running += 1
@@ -100,6 +118,9 @@ public final class SchedulerTaskWorker: DaemonModule {
                 case .finished(let outcome):
                     running -= 1
                     finished.append(outcome)
+                case .flush:
+                    flushScheduled = false
+                    try await flush()
                 case .woken(let notified):
                     waiting = false
                     if !notified && running == 0 && finished.isEmpty { return .proceed }
