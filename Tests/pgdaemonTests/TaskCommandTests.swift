@@ -27,6 +27,12 @@ struct TaskCommandTests {
             let tasks = try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: Any]]
             #expect(tasks?.count == 3)
 
+            let summary = try await pgdaemon("summary")
+            #expect(summary.status == 0, "\(summary.stderr)")
+            #expect(summary.stdout.contains("Tasks waiting:"))
+            #expect(summary.stdout.contains("Planned future tasks:"))
+            #expect(summary.stdout.contains("Sleep"))
+
             let show = try await pgdaemon("task", "show", "2")
             #expect(show.stdout.hasPrefix("Task 2: Sleep, future"))
             #expect(try await pgdaemon("task", "delete", "2").stdout == "Task 2 deleted.\n")
