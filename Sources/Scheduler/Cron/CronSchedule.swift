@@ -36,7 +36,8 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
             guard let expanded = Self.aliases[trimmed.lowercased()] else {
                 throw CronError(
                     expression: expression,
-                    reason: "\(trimmed) is not supported; use one of \(Self.aliases.keys.sorted().joined(separator: ", "))")
+                    reason:
+                        "\(trimmed) is not supported; use one of \(Self.aliases.keys.sorted().joined(separator: ", "))")
             }
             text = expanded
         }
@@ -44,16 +45,19 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
         guard fields.count == 5 || fields.count == 6 else {
             throw CronError(
                 expression: expression,
-                reason: "it has \(fields.count) fields; expected 5 (minute hour day month weekday) or 6 (seconds first)")
+                reason: "it has \(fields.count) fields; expected 5 (minute hour day month weekday) or 6 (seconds first)"
+            )
         }
         if fields.count == 5 { fields.insert("0", at: 0) }
-        func field(_ index: Int, _ name: String, _ range: ClosedRange<Int>, names: [String: Int] = [:]) throws(CronError)
+        func field(_ index: Int, _ name: String, _ range: ClosedRange<Int>, names: [String: Int] = [:])
+            throws(CronError)
             -> Set<Int>
         {
             do {
                 return try Self.parseField(fields[index], range: range, names: names)
             } catch {
-                throw CronError(expression: expression, reason: "the \(name) field \"\(fields[index])\" \(error.reason)")
+                throw CronError(
+                    expression: expression, reason: "the \(name) field \"\(fields[index])\" \(error.reason)")
             }
         }
         seconds = try field(0, "seconds", 0...59)
@@ -80,7 +84,9 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
                 }
                 return number
             }
-            guard let named = names[token.uppercased()] else { throw FieldError(reason: "has \"\(token)\", not a value") }
+            guard let named = names[token.uppercased()] else {
+                throw FieldError(reason: "has \"\(token)\", not a value")
+            }
             return named
         }
         var values: Set<Int> = []
@@ -134,8 +140,11 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
         var instant = Date(timeIntervalSince1970: (date.timeIntervalSince1970 + 1).rounded(.down))
         let limit = date.addingTimeInterval(8 * 366 * 86400)
         while instant < limit {
-            let local = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second, .weekday], from: instant)
-            let (month, day, hour, minute, second) = (local.month!, local.day!, local.hour!, local.minute!, local.second!)
+            let local = calendar.dateComponents(
+                [.year, .month, .day, .hour, .minute, .second, .weekday], from: instant)
+            let (month, day, hour, minute, second) = (
+                local.month!, local.day!, local.hour!, local.minute!, local.second!
+            )
             var next: Date
             if !months.contains(month) {
                 next = calendar.date(from: DateComponents(year: local.year!, month: month + 1, day: 1))!
