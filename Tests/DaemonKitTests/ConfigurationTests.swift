@@ -129,3 +129,49 @@ struct ModuleConfigurationTests {
         #expect(error("daemon: { pidfile: x }\n")?.keyPath == "daemon.pidfile")
     }
 }
+
+@Suite("Cron entries in the configuration")
+struct CronConfigurationTests {
+    private func load(_ text: String) throws -> Configuration {
+        let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
+        try text.write(toFile: path, atomically: true, encoding: .utf8)
+        return try Configuration.load(file: path, environment: [:])
+    }
+
+    @Test func entriesReadWithTheirTaskAndDefaults() throws {
+        let configuration = try load(
+            """
+            cron:
+              nightly: { schedule: "0 2 * * *", timezone: Europe/Berlin, catch_up: skip,
+                         task: { type: Command, data: { command: report }, priority: 5 } }
+              tick: { schedule: "@hourly", task: { type: Noop } }
+            """)
+        #expect(configuration.cron.map(\.name) == ["nightly", "tick"])
+        #expect(configuration.cron[0].timeZone.identifier == "Europe/Berlin")
+        #expect(configuration.cron[0].catchUp == .skip)
+        #expect(configuration.cron[0].taskDataJSON == #"{"command":"report"}"#)
+        #expect(configuration.cron[0].priority == 5)
+        #expect(configuration.cron[1].timeZone == TimeZone(identifier: "UTC"))
+        #expect(configuration.cron[1].catchUp == .once)
+        #expect(configuration.cron[1].taskDataJSON == "{}")
+    }
+
+    @Test func aBadExpressionSaysWhichAndWhy() {
+        let error = #expect(throws: ConfigurationError.self) {
+            try load("cron:\n  nightly:\n    schedule: \"0 25 * * *\"\n    task: { type: Noop }\n")
+        }
+        #expect(error?.line == 3)
+        #expect(error?.keyPath == "cron.nightly.schedule")
+        #expect(
+            error?.message == "\"0 25 * * *\" is not a cron expression: the hour field \"25\" has 25, outside 0-23.")
+    }
+
+    @Test func aBadTimeZoneOrMissingTaskIsNamed() {
+        let zone = #expect(throws: ConfigurationError.self) {
+            try load("cron:\n  x: { schedule: \"@daily\", timezone: Mars/Olympus, task: { type: Noop } }\n")
+        }
+        #expect(zone?.message == "\"Mars/Olympus\" is not a time zone such as Europe/Berlin")
+        let task = #expect(throws: ConfigurationError.self) { try load("cron:\n  x: { schedule: \"@daily\" }\n") }
+        #expect(task?.message == "missing task")
+    }
+}

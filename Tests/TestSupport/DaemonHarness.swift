@@ -1,4 +1,4 @@
-import DaemonKit
+public import DaemonKit
 public import Foundation
 import Postgres
 
@@ -19,7 +19,7 @@ public final class DaemonHarness {
     public let folder: URL
     public let node: String
     public let connectionString: String
-    public private(set) var process: Process?
+    public private(set) var process: ChildProcess?
     private let observer: Connection
 
     public var configPath: String { folder.appending(path: "pgdaemon.yaml").path }
@@ -53,18 +53,14 @@ public final class DaemonHarness {
 
     /// Starts `pgdaemon ARGUMENTS --config FILE` (default `run`), its output in `output.log`.
     public func start(_ arguments: [String] = ["run"]) throws {
-        let process = Process()
-        process.executableURL = PGDaemonProcess.binary
-        process.arguments = arguments + ["--config", configPath]
-        process.environment = ProcessInfo.processInfo.environment.merging([
-            "PGDAEMON_DATABASE_URL": connectionString
-        ]) { _, new in new }
         let output = try LogFile.open(directory: folder.path, name: "output")
-        process.standardOutput = output
-        process.standardError = output
-        process.standardInput = FileHandle.nullDevice
-        process.currentDirectoryURL = folder
-        try process.run()
+        try output.close()
+        let process = try ChildProcess(
+            executable: PGDaemonProcess.binary.path, arguments: arguments + ["--config", configPath],
+            environment: ProcessInfo.processInfo.environment.merging(["PGDAEMON_DATABASE_URL": connectionString]) {
+                _, new in new
+            },
+            stdout: .file(outputPath), stderr: .file(outputPath))
         self.process = process
     }
 
@@ -80,14 +76,14 @@ public final class DaemonHarness {
     }
 
     public func signal(_ number: Int32) {
-        if let pid = process?.processIdentifier { kill(pid, number) }
+        if let pid = process?.pid { kill(pid, number) }
     }
 
     /// Waits for the supervisor to exit and returns its status.
     public func waitForExit(timeout: Duration = .seconds(20)) async throws -> Int32 {
         guard let process else { return -1 }
         try await waitUntil("the supervisor exits", timeout: timeout) { !process.isRunning }
-        return process.terminationStatus
+        return process.exitCode ?? -1
     }
 
     /// The node's module rows (read on a connection renewed after a database restart).
@@ -134,7 +130,7 @@ public final class DaemonHarness {
     /// Stops the daemon if it still runs (SIGKILL, so a failed test leaves nothing behind) and removes its folder.
     public func cleanUp() async {
         if let process, process.isRunning {
-            kill(process.processIdentifier, SIGKILL)
+            kill(process.pid, SIGKILL)
             try? await waitUntil("the supervisor dies", timeout: .seconds(5)) { !process.isRunning }
         }
         await observer.close()

@@ -1,3 +1,4 @@
+import DaemonKit
 public import Foundation
 
 /// Runs the real `pgdaemon` binary, as an operator or a script would.
@@ -16,7 +17,7 @@ public enum PGDaemonProcess {
     }
 
     /// Runs `pgdaemon ARGUMENTS` to its end with the test's environment plus `environment`, output captured in
-    /// files (pipes could fill and block the child).
+    /// files (pipes could fill and block the child), waited for with `waitpid` (see `ChildProcess`).
     public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
         let folder = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
@@ -29,22 +30,11 @@ public enum PGDaemonProcess {
             }
         }
 
-        let process = Process()
-        process.executableURL = binary
-        process.arguments = arguments
-        process.environment = ProcessInfo.processInfo.environment.merging(environment) { _, new in new }
-        process.standardOutput = try FileHandle(forWritingTo: stdoutFile)
-        process.standardError = try FileHandle(forWritingTo: stderrFile)
-        process.currentDirectoryURL = folder
-        let status: Int32 = try await withCheckedThrowingContinuation { continuation in
-            process.terminationHandler = { continuation.resume(returning: $0.terminationStatus) }
-            do {
-                try process.run()
-            } catch {
-                process.terminationHandler = nil
-                continuation.resume(throwing: error)
-            }
-        }
+        let process = try ChildProcess(
+            executable: binary.path, arguments: arguments,
+            environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
+            stdout: .file(stdoutFile.path), stderr: .file(stderrFile.path))
+        let status = try await process.wait()
         return Outcome(
             status: status, stdout: try String(contentsOf: stdoutFile, encoding: .utf8),
             stderr: try String(contentsOf: stderrFile, encoding: .utf8))

@@ -1,3 +1,4 @@
+import DaemonKit
 import Foundation
 
 /// A PostgreSQL server of a test's own, started with `scripts/pg-local`, for tests that stop and start the server
@@ -30,7 +31,7 @@ public struct ThrowawayPostgres: Sendable {
     public func stop() async throws { try await pgLocal(["stop", folder]) }
     public func remove() async { try? await pgLocal(["stop", folder, "--remove"]) }
 
-    /// Runs `scripts/pg-local`, waiting for it with `waitpid` on a thread of its own.
+    /// Runs `scripts/pg-local`.
     private func pgLocal(_ arguments: [String]) async throws {
         let script = Self.repositoryRoot.appending(path: "scripts/pg-local").path
         let status = try await runToCompletion([script] + arguments)
@@ -42,28 +43,6 @@ public struct ThrowawayPostgres: Sendable {
 }
 
 /// Runs a program (an absolute path and its arguments) with its output discarded and returns its exit status.
-///
-/// `posix_spawn` and a blocking `waitpid` on a dedicated thread, rather than Foundation's `Process`, whose exit
-/// notification did not arrive for `pg-local`, a script that leaves a daemonised server behind.
 public func runToCompletion(_ argv: [String]) async throws -> Int32 {
-    var actions = posix_spawn_file_actions_t()
-    posix_spawn_file_actions_init(&actions)
-    defer { posix_spawn_file_actions_destroy(&actions) }
-    for descriptor in [STDIN_FILENO, STDOUT_FILENO, STDERR_FILENO] {
-        posix_spawn_file_actions_addopen(
-            &actions, descriptor, "/dev/null", descriptor == STDIN_FILENO ? O_RDONLY : O_WRONLY, 0)
-    }
-    var pid: pid_t = 0
-    let arguments = argv.map { strdup($0) } + [nil]
-    defer { arguments.forEach { free($0) } }
-    let spawned = posix_spawn(&pid, argv[0], &actions, nil, arguments, environ)
-    guard spawned == 0 else { throw POSIXError(POSIXErrorCode(rawValue: spawned) ?? .EINVAL) }
-    let child = pid
-    return await withCheckedContinuation { continuation in
-        Thread {
-            var status: Int32 = 0
-            while waitpid(child, &status, 0) < 0 && errno == EINTR {}
-            continuation.resume(returning: (status >> 8) & 0xFF)
-        }.start()
-    }
+    try await ChildProcess(executable: argv[0], arguments: Array(argv.dropFirst()), stdout: .null, stderr: .null).wait()
 }

@@ -70,7 +70,7 @@ struct SingletonTests {
     }
 
     private func killNode(_ node: DaemonHarness) {
-        guard let supervisor = node.process?.processIdentifier else { return }
+        guard let supervisor = node.process?.pid else { return }
         let children = childProcesses(of: supervisor)
         kill(supervisor, SIGKILL)
         for child in children { kill(child, SIGKILL) }
@@ -136,7 +136,10 @@ struct SingletonTests {
             #expect(second.node != first.node)
             let status = try await observer.query("SELECT status FROM daemon_node WHERE name = \(first.node)")
             #expect(try status[0].decode(String.self, "status") == "drained")
-            #expect(try await holderNode.modules()["TestDaemon"]?.state == "drained")
+            // The lock goes before the process: the supervisor records the drained state once the child has exited.
+            try await waitUntil("the module shows as drained") {
+                try await holderNode.modules()["TestDaemon"]?.state == "drained"
+            }
 
             let undrained = try await holderNode.command(["undrain"])
             #expect(undrained.status == 0)
@@ -152,9 +155,12 @@ struct SingletonTests {
             let watching = Task {
                 var worst = 0
                 while !Task.isCancelled {
-                    let pids = try await watcher.query(
-                        "SELECT pid FROM daemon_module_state WHERE module = 'TestDaemon' AND state = 'running'"
-                    ).compactMap { try $0.decode(Int32?.self, "pid") }
+                    // A query cut short by the cancellation that ends the watch is no sample.
+                    guard
+                        let rows = try? await watcher.query(
+                            "SELECT pid FROM daemon_module_state WHERE module = 'TestDaemon' AND state = 'running'")
+                    else { break }
+                    let pids = try rows.compactMap { try $0.decode(Int32?.self, "pid") }
                     worst = max(worst, pids.filter(processIsAlive).count)
                     try? await Task.sleep(for: .milliseconds(10))
                 }

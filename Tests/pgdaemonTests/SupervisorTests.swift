@@ -32,7 +32,7 @@ struct SupervisorTests {
             try daemon.start()
             let first = try await daemon.waitForModule("TestDaemon")
             let second = try await daemon.waitForModule("Second")
-            let supervisor = try #require(daemon.process?.processIdentifier)
+            let supervisor = try #require(daemon.process?.pid)
             #expect(Set(childProcesses(of: supervisor)) == [first.pid!, second.pid!])
             #expect(try await daemon.modules()["Off"] == nil)
 
@@ -82,7 +82,7 @@ struct SupervisorTests {
             try await daemon.waitForModule("TestDaemon")
             let second = try await daemon.command(["run"])
             #expect(second.status == 1)
-            let pid = try #require(daemon.process?.processIdentifier)
+            let pid = try #require(daemon.process?.pid)
             #expect(second.stderr.hasPrefix("pgdaemon: Node \(daemon.node) is already running (pid \(pid) on "))
             #expect(daemon.process?.isRunning == true)
         }

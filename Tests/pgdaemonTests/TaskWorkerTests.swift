@@ -114,7 +114,8 @@ struct RescueTests {
                     """)
             try daemon.start()
             let connection = try await database.connect()
-            let id = try await connection.query(#"SELECT scheduler_task_add('Sleep', '{"seconds": 1}') AS id"#)[0]
+            // Long enough that the kill lands while it runs, even on a loaded machine.
+            let id = try await connection.query(#"SELECT scheduler_task_add('Sleep', '{"seconds": 3}') AS id"#)[0]
                 .decode(Int64.self, "id")
             try await waitUntil("the task runs") {
                 try await connection.query("SELECT 1 FROM scheduler_task WHERE lock_key IS NOT NULL").count == 1

@@ -23,36 +23,30 @@ struct Start: AsyncParsableCommand {
             return
         }
         let logDirectory = configuration.daemon.logDir
-        let log = (
-            handle: try LogFile.open(directory: logDirectory, name: "pgdaemon"),
-            path: LogFile.path(directory: logDirectory, name: "pgdaemon")
-        )
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath()
+        try LogFile.open(directory: logDirectory, name: "pgdaemon").close()
+        let logPath = LogFile.path(directory: logDirectory, name: "pgdaemon")
         var arguments = ["run", "--detached", "--node", configuration.node]
         if let file = configuration.file {
             arguments += ["--config", URL(fileURLWithPath: file).standardizedFileURL.path]
         }
-        process.arguments = arguments
-        process.standardInput = FileHandle.nullDevice
-        process.standardOutput = log.handle
-        process.standardError = log.handle
-        try process.run()
+        let process = try ChildProcess(
+            executable: URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path, arguments: arguments,
+            stdin: .null, stdout: .file(logPath), stderr: .file(logPath))
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !process.isRunning {
-                throw CommandFailure.failure("pgdaemon did not start: \(lastLine(of: log.path))")
+                throw CommandFailure.failure("pgdaemon did not start: \(lastLine(of: logPath))")
             }
-            if pidFile.read() == process.processIdentifier {
+            if pidFile.read() == process.pid {
                 print(
-                    "pgdaemon started on node \(configuration.node) (pid \(process.processIdentifier)); logs in \(logDirectory)."
+                    "pgdaemon started on node \(configuration.node) (pid \(process.pid)); logs in \(logDirectory)."
                 )
                 return
             }
             try await Task.sleep(for: .milliseconds(20))
         }
         throw CommandFailure.failure(
-            "pgdaemon did not come up within \(wait); see \(log.path). It may still be starting (pid \(process.processIdentifier))."
+            "pgdaemon did not come up within \(wait); see \(logPath). It may still be starting (pid \(process.pid))."
         )
     }
 

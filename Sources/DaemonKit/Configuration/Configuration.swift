@@ -20,6 +20,8 @@ public struct Configuration: Sendable {
     public var commands: [String: CommandConfiguration] = [:]
     /// The `statements:` allow-list for SQL tasks.
     public var statements: [String: String] = [:]
+    /// The `cron:` entries, in file order.
+    public var cron: [CronEntry] = []
     /// A short hash of what the nodes of a cluster must agree on (`modules`, `cron`, `commands`, `statements`, not
     /// a node's name, database address or paths), shown by `pgdaemon nodes` so that differing nodes stand out.
     public var hash = "-"
@@ -104,8 +106,7 @@ public struct Configuration: Sendable {
                     statements[name] = try reader.string(statement, "statements.\(name)")
                 }
             default:
-                // cron: checked as a mapping here; its entries are read by the scheduler's cron manager.
-                _ = try reader.mapping(value, key)
+                cron = try Self.cronEntries(value, reader)
             }
         }
         if !sawModules { modules = Self.defaultModuleEntries(registry) }
@@ -199,6 +200,70 @@ public struct Configuration: Sendable {
                     ?? .seconds(3600))
         }
         return commands
+    }
+
+    private static func cronEntries(_ node: Node, _ reader: YAMLReader) throws -> [CronEntry] {
+        try reader.mapping(node, "cron").map { name, keyNode, value in
+            let path = "cron.\(name)"
+            let pairs = try reader.mapping(value, path)
+            try reader.checkKeys(pairs, allowed: ["schedule", "timezone", "catch_up", "task"], path)
+            func required(_ key: String) throws -> Node {
+                guard let pair = pairs.first(where: { $0.key == key }) else {
+                    throw reader.fail(keyNode, path, "missing \(key)")
+                }
+                return pair.value
+            }
+            let scheduleNode = try required("schedule")
+            let schedule: CronSchedule
+            do {
+                schedule = try CronSchedule(try reader.string(scheduleNode, "\(path).schedule"))
+            } catch let error as CronError {
+                throw reader.fail(scheduleNode, "\(path).schedule", error.description)
+            }
+            var timeZone = TimeZone(identifier: "UTC")!
+            if let zone = pairs.first(where: { $0.key == "timezone" }) {
+                let text = try reader.string(zone.value, "\(path).timezone")
+                guard let parsed = TimeZone(identifier: text) else {
+                    throw reader.fail(
+                        zone.value, "\(path).timezone", "\"\(text)\" is not a time zone such as Europe/Berlin")
+                }
+                timeZone = parsed
+            }
+            var catchUp = CronEntry.CatchUp.once
+            if let pair = pairs.first(where: { $0.key == "catch_up" }) {
+                let text = try reader.string(pair.value, "\(path).catch_up")
+                guard let parsed = CronEntry.CatchUp(rawValue: text) else {
+                    throw reader.fail(pair.value, "\(path).catch_up", "expected once or skip, not \"\(text)\"")
+                }
+                catchUp = parsed
+            }
+            let taskNode = try required("task")
+            let taskPairs = try reader.mapping(taskNode, "\(path).task")
+            try reader.checkKeys(taskPairs, allowed: ["type", "data", "priority", "max_attempts"], "\(path).task")
+            guard let type = taskPairs.first(where: { $0.key == "type" }) else {
+                throw reader.fail(taskNode, "\(path).task", "missing type")
+            }
+            var entry = CronEntry(
+                name: name, schedule: schedule, timeZone: timeZone, catchUp: catchUp,
+                taskType: try reader.string(type.value, "\(path).task.type"), taskDataJSON: "{}", priority: 0,
+                maxAttempts: 3)
+            for (key, _, value) in taskPairs {
+                switch key {
+                case "data":
+                    guard value.mapping != nil else {
+                        throw reader.fail(value, "\(path).task.data", "expected a mapping, the task's data")
+                    }
+                    let object = try value.toJSONObject()
+                    entry.taskDataJSON = String(
+                        decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
+                        as: UTF8.self)
+                case "priority": entry.priority = try reader.integer(value, "\(path).task.priority")
+                case "max_attempts": entry.maxAttempts = try reader.integer(value, "\(path).task.max_attempts")
+                default: break
+                }
+            }
+            return entry
+        }
     }
 
     /// The hash of the sections every node must share, serialised in key order so formatting does not count.

@@ -1,3 +1,4 @@
+import Foundation
 import Yams
 
 /// Reads typed values out of a YAML node tree, turning every mismatch into a `ConfigurationError` that names the
@@ -75,5 +76,26 @@ struct YAMLReader {
 
     func join(_ path: String, _ key: String) -> String {
         path.isEmpty ? key : "\(path).\(key)"
+    }
+}
+
+extension Node {
+    /// The node as a JSON-compatible value (mappings, lists, and scalars resolved to numbers, booleans, null or
+    /// strings), for task data written in YAML.
+    func toJSONObject() throws -> Any {
+        if let mapping {
+            var object: [String: Any] = [:]
+            for (key, value) in mapping { object[key.string ?? ""] = try value.toJSONObject() }
+            return object
+        }
+        if let sequence { return try sequence.map { try $0.toJSONObject() } }
+        guard let scalar else { return NSNull() }
+        if scalar.style == .plain {
+            if let value = Int.construct(from: scalar) { return value }
+            if let value = Double.construct(from: scalar) { return value }
+            if let value = Bool.construct(from: scalar) { return value }
+            if ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return NSNull() }
+        }
+        return scalar.string
     }
 }

@@ -43,8 +43,10 @@ public actor Supervisor {
     private struct Child {
         var entry: ModuleConfiguration
         var generation: Int
-        var process: Process?
-        var lifeline: Pipe?
+        var process: ChildProcess?
+        /// The write end of the child's stdin pipe: open while the child lives, so it reads end-of-file only when this
+        /// process is gone.
+        var lifeline: Int32?
         var started = ContinuousClock.now
         var backoff = RestartBackoff()
         /// Set when the child is stopped on purpose; `replacement` is started once it has exited.
@@ -140,7 +142,7 @@ public actor Supervisor {
                 }
             case .shutdownDeadline:
                 for child in children.values {
-                    if let pid = child.process?.processIdentifier { kill(pid, SIGKILL) }
+                    if let pid = child.process?.pid { kill(pid, SIGKILL) }
                 }
             }
             if stopping && children.values.allSatisfy({ $0.process == nil }) { break }
@@ -155,35 +157,37 @@ public actor Supervisor {
     {
         generation += 1
         var child = Child(entry: entry, generation: generation, backoff: backoff)
-        let process = Process()
-        process.executableURL = options.executable
         var arguments = ["module-run", entry.name, "--supervised", "--node", configuration.node]
         if let file = configuration.file { arguments += ["--config", file] }
         if options.debug { arguments.append("--debug") }
-        process.arguments = arguments
-        let lifeline = Pipe()
-        _ = fcntl(lifeline.fileHandleForWriting.fileDescriptor, F_SETFD, FD_CLOEXEC)
-        process.standardInput = lifeline
-        if let directory = options.logDirectory, let log = try? LogFile.open(directory: directory, name: entry.name) {
-            process.standardOutput = log
-            process.standardError = log
+        var output = ChildProcess.Stream.inherit
+        if let directory = options.logDirectory, (try? LogFile.open(directory: directory, name: entry.name)) != nil {
+            output = .file(LogFile.path(directory: directory, name: entry.name))
         }
         let name = entry.name
         let generation = generation
-        process.terminationHandler = { [eventSink] process in
-            eventSink.yield(
-                .exited(
-                    module: name, generation: generation, status: process.terminationStatus,
-                    signaled: process.terminationReason == .uncaughtSignal))
-        }
         let store = await registration.stateStore(module: entry.name)
+        var lifeline: [Int32] = [-1, -1]
         do {
-            try process.run()
+            guard pipe(&lifeline) == 0 else { throw POSIXError(.EMFILE) }
+            for end in lifeline { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+            let process = try ChildProcess(
+                executable: options.executable.path, arguments: arguments, stdin: .descriptor(lifeline[0]),
+                stdout: output, stderr: output
+            ) { [eventSink] raw in
+                let signal = ChildProcess.signal(of: raw)
+                eventSink.yield(
+                    .exited(
+                        module: name, generation: generation, status: signal ?? ChildProcess.exitCode(of: raw),
+                        signaled: signal != nil))
+            }
+            close(lifeline[0])
             child.process = process
-            child.lifeline = lifeline
+            child.lifeline = lifeline[1]
             child.started = .now
-            await store.report(.starting, pid: process.processIdentifier)
+            await store.report(.starting, pid: process.pid)
         } catch {
+            for end in lifeline where end >= 0 { close(end) }
             logger.error("Cannot start the module's process.", metadata: ["module": "\(name)", "error": "\(error)"])
             child.process = nil
             scheduleRestart(&child)
@@ -196,6 +200,7 @@ public actor Supervisor {
     ) async {
         guard var child = children[module], child.generation == generation else { return }
         child.process = nil
+        if let lifeline = child.lifeline { close(lifeline) }
         child.lifeline = nil
         let store = await registration.stateStore(module: module)
         if stopping || child.stopping {
@@ -247,7 +252,7 @@ public actor Supervisor {
         logger.notice(
             "Stopping.", metadata: ["shutdown_timeout": "\(DurationText.format(configuration.daemon.shutdownTimeout))"])
         for child in children.values {
-            if let pid = child.process?.processIdentifier { kill(pid, SIGTERM) }
+            if let pid = child.process?.pid { kill(pid, SIGTERM) }
         }
         let timeout = configuration.daemon.shutdownTimeout
         Task { [eventSink] in
@@ -310,7 +315,7 @@ public actor Supervisor {
     private func stop(_ child: inout Child, replacement: ModuleConfiguration?) {
         child.stopping = true
         child.replacement = replacement
-        if let pid = child.process?.processIdentifier {
+        if let pid = child.process?.pid {
             kill(pid, SIGTERM)
         } else if let replacement {
             // Waiting for a restart after a crash: nothing to stop, so the replacement starts on the next event.

@@ -1,0 +1,24 @@
+public import Foundation
+
+/// One entry of the configuration's `cron:`: a task enqueued at every slot of a schedule.
+public struct CronEntry: Sendable, Equatable {
+    /// What to do about slots missed while no cron manager ran.
+    public enum CatchUp: String, Sendable {
+        /// Run the latest missed slot once (default).
+        case once
+        /// Record the missed slots as skipped.
+        case skip
+    }
+
+    /// The entry's key; the tasks it enqueues carry it as their name.
+    public var name: String
+    public var schedule: CronSchedule
+    /// The time zone the schedule is read in (`timezone:`, default UTC).
+    public var timeZone: TimeZone
+    public var catchUp: CatchUp
+    public var taskType: String
+    /// The task's data as JSON text (`task: { data: … }`, default `{}`).
+    public var taskDataJSON: String
+    public var priority: Int
+    public var maxAttempts: Int
+}

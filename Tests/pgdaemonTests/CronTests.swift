@@ -1,0 +1,61 @@
+import Foundation
+import Postgres
+import TestSupport
+import Testing
+
+@Suite("Cron across three nodes", .timeLimit(.minutes(2)))
+struct CronTests {
+    @Test func aPerSecondEntryRunsEverySlotOnceWhileTheManagerFailsOver() async throws {
+        try await withTestDatabase { database in
+            let modules = """
+                  SchedulerTaskWorker: {}
+                  SchedulerFutureTaskManager: {}
+                  SchedulerCronTaskManager: {}
+                cron:
+                  tick: { schedule: "* * * * * *", task: { type: Noop, data: { from: cron } } }
+                """
+            var nodes: [DaemonHarness] = []
+            for _ in 0..<3 {
+                let node = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
+                try node.start()
+                nodes.append(node)
+            }
+            let connection = try await database.connect()
+            func slots() async throws -> Int {
+                try await connection.query("SELECT count(*) AS n FROM scheduler_cron_slot")[0].decode(Int.self, "n")
+            }
+            try await waitUntil("three slots ran", timeout: .seconds(20)) { try await slots() >= 3 }
+            // Kill the node whose cron manager holds the singleton, supervisor and all.
+            let holder = try await connection.query(
+                "SELECT holder_node FROM daemon_singleton_overview WHERE module = 'SchedulerCronTaskManager' AND held"
+            )[0].decode(String.self, "holder_node")
+            let victim = nodes.first { $0.node == holder }!
+            let supervisor = try #require(victim.process?.pid)
+            let children = childProcesses(of: supervisor)
+            kill(supervisor, SIGKILL)
+            for child in children { kill(child, SIGKILL) }
+            let before = try await slots()
+            try await waitUntil("four more slots ran", timeout: .seconds(20)) { try await slots() >= before + 4 }
+
+            let row = try await connection.query(
+                """
+                SELECT count(*) AS slots, count(DISTINCT slot) AS distinct_slots,
+                       count(*) FILTER (WHERE status = 'enqueued') AS enqueued,
+                       extract(epoch FROM max(slot) - min(slot))::int + 1 AS span,
+                       count(DISTINCT node) AS managers
+                FROM scheduler_cron_slot
+                """)[0]
+            let count = try row.decode(Int.self, "slots")
+            #expect(try row.decode(Int.self, "distinct_slots") == count, "no slot twice")
+            #expect(try row.decode(Int.self, "enqueued") == count, "no slot skipped")
+            #expect(try row.decode(Int.self, "span") == count, "no gap between the first and the last slot")
+            #expect(try row.decode(Int.self, "managers") == 2, "the manager failed over to another node")
+            let tasks = try await connection.query(
+                "SELECT count(*) AS n, count(DISTINCT scheduled_for) AS d FROM scheduler_task_history WHERE name = 'tick'"
+            )[0]
+            #expect(try tasks.decode(Int.self, "n") == tasks.decode(Int.self, "d"), "each slot's task ran once")
+            for node in nodes { await node.cleanUp() }
+            await connection.close()
+        }
+    }
+}
