@@ -54,6 +54,9 @@ struct CronTests {
                 "SELECT count(*) AS n, count(DISTINCT scheduled_for) AS d FROM scheduler_task_history WHERE name = 'tick'"
             )[0]
             #expect(try tasks.decode(Int.self, "n") == tasks.decode(Int.self, "d"), "each slot's task ran once")
+            let summary = try await nodes.last!.command(["summary", "SchedulerCronTaskManager"])
+            #expect(summary.stdout.hasPrefix("Recurrent tasks:"))
+            #expect(summary.stdout.contains("tick"))
             for node in nodes { await node.cleanUp() }
             await connection.close()
         }

@@ -83,6 +83,27 @@ enum SchedulerSummaries {
         ]
     }
 
+    /// The cron entries with their last and next runs: the cron manager's summary.
+    static func cron(_ context: SummaryContext) async throws -> [SummaryTable] {
+        [
+            try await table(
+                context, header: "Recurrent tasks:",
+                columns: [
+                    column("name", "Name", 20), column("schedule", "Schedule", 16), column("timezone", "Time zone", 14),
+                    column("last_run", "Last run", 19), column("last_status", "Last status", 11),
+                    column("duration", "Duration (ms)", 13), column("next_run", "Next run", 19),
+                ],
+                noData: "No cron: entry is configured.",
+                sql: """
+                    SELECT name, schedule, timezone,
+                           to_char(last_execution_time, 'YYYY-MM-DD HH24:MI:SS') AS last_run, last_status,
+                           last_duration_ms::text AS duration,
+                           to_char(next_execution_time, 'YYYY-MM-DD HH24:MI:SS') AS next_run
+                    FROM scheduler_recurrent_task ORDER BY name
+                    """)
+        ]
+    }
+
     /// Rescues of the last 24 hours: the rescuer's summary.
     static func rescuer(_ context: SummaryContext) async throws -> [SummaryTable] {
         [
@@ -112,6 +133,12 @@ extension SchedulerTaskWorker {
 extension SchedulerFutureTaskManager {
     public static func summary(_ context: SummaryContext) async throws -> [SummaryTable] {
         try await SchedulerSummaries.future(context)
+    }
+}
+
+extension SchedulerCronTaskManager {
+    public static func summary(_ context: SummaryContext) async throws -> [SummaryTable] {
+        try await SchedulerSummaries.cron(context)
     }
 }
 
