@@ -41,6 +41,28 @@ struct TaskWorkerTests {
         }
     }
 
+    @Test func lowerPriorityValuesRunFirstThenOlderTasks() async throws {
+        try await withTestDatabase { database in
+            let connection = try await database.connect()
+            for (name, priority) in [("c", 5), ("a", -1), ("d", 5), ("b", 0)] {
+                try await connection.execute(
+                    "SELECT scheduler_task_add('Noop', name => \(name), priority => \(priority))")
+            }
+            let daemon = try await DaemonHarness(
+                connectionString: database.connectionString, modules: "  SchedulerTaskWorker: { max_workers: 1 }")
+            try daemon.start()
+            try await waitUntil("all four ran") {
+                try await connection.query("SELECT count(*) AS n FROM scheduler_task_history")[0].decode(Int.self, "n")
+                    == 4
+            }
+            let order = try await connection.query("SELECT name FROM scheduler_task_history ORDER BY started_at, id")
+                .map { try $0.decode(String.self, "name") }
+            #expect(order == ["a", "b", "c", "d"])
+            await connection.close()
+            await daemon.cleanUp()
+        }
+    }
+
     @Test func aFutureTaskStartsAtItsTimeAndBadTasksFailAtOnce() async throws {
         try await withTestDatabase { database in
             let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
