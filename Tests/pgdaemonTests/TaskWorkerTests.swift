@@ -63,6 +63,30 @@ struct TaskWorkerTests {
         }
     }
 
+    @Test func aTimeoutInTheTaskDataCutsTheAttemptShort() async throws {
+        try await withTestDatabase { database in
+            let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
+            try daemon.start()
+            let connection = try await database.connect()
+            try await connection.execute(
+                #"SELECT scheduler_task_add('Sleep', '{"seconds": 30, "timeout": "300ms"}', max_attempts => 1)"#)
+            try await connection.execute(
+                #"SELECT scheduler_task_add('Sleep', '{"seconds": 1, "timeout": "soon"}', max_attempts => 1)"#)
+            try await waitUntil("both have failed") {
+                try await connection.query("SELECT 1 FROM scheduler_task_history WHERE status = 'failed'").count == 2
+            }
+            let errors = try await connection.query("SELECT error FROM scheduler_task_history ORDER BY task_id")
+                .map { try $0.decode(String?.self, "error") }
+            #expect(
+                errors == [
+                    "The Sleep task ran longer than its timeout of 300ms.",
+                    "The task data's timeout is not a duration; write it like 30s, 10m or 1h.",
+                ])
+            await connection.close()
+            await daemon.cleanUp()
+        }
+    }
+
     @Test func aFutureTaskStartsAtItsTimeAndBadTasksFailAtOnce() async throws {
         try await withTestDatabase { database in
             let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)

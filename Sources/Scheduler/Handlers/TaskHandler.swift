@@ -22,7 +22,8 @@ public protocol TaskHandler: Sendable {
     associatedtype Payload: Decodable & Sendable
     /// The `task_type` it runs.
     static var type: String { get }
-    /// How long one attempt may run before it is cancelled and counts as failed; default 1h.
+    /// How long one attempt may run before it is cancelled and counts as failed; default 1h. A task's data may
+    /// override it with `"timeout": "30s"`.
     static var timeout: Duration { get }
     init()
     func run(_ payload: Payload, context: TaskContext) async throws

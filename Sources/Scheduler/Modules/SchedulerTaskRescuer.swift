@@ -5,7 +5,7 @@ import Postgres
 /// Returns tasks whose worker vanished to the queue: those whose lock was not refreshed for `lock_timeout`, or whose
 /// node has stopped or stopped heartbeating for as long (at least three heartbeats). Each rescue leaves a history row ('rescued'); a task rescued
 /// on its last attempt fails instead, so a task that kills its worker every time cannot loop forever. Also prunes
-/// history older than `history_retention`. A singleton.
+/// history and cron slot records older than `history_retention`. A singleton.
 public final class SchedulerTaskRescuer: DaemonModule {
     public static let description = "Returns tasks of vanished workers to the queue and prunes old history."
     public static var defaultCluster: ClusterMode { .singleton }
@@ -84,6 +84,12 @@ public final class SchedulerTaskRescuer: DaemonModule {
             """
             DELETE FROM scheduler_task_history WHERE id IN (
                 SELECT id FROM scheduler_task_history WHERE finished_at < now() - \(retention)::interval
+                LIMIT \(Self.pruneBatch))
+            """)
+        try await context.database.execute(
+            """
+            DELETE FROM scheduler_cron_slot WHERE (name, slot) IN (
+                SELECT name, slot FROM scheduler_cron_slot WHERE created_at < now() - \(retention)::interval
                 LIMIT \(Self.pruneBatch))
             """)
         return .proceed

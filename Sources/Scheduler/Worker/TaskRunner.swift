@@ -22,6 +22,13 @@ struct TaskRunner: Sendable {
                 .failed,
                 "No handler for task type \(task.type); this binary runs \(handlers.types.joined(separator: ", ")).")
         }
+        let timeout: Duration
+        switch Self.timeoutOverride(in: task.dataJSON) {
+        case .none: timeout = handler.timeout
+        case .some(.some(let duration)): timeout = duration
+        case .some(.none):
+            return outcome(.failed, "The task data's timeout is not a duration; write it like 30s, 10m or 1h.")
+        }
         var logger = context.logger
         logger[metadataKey: "task.id"] = "\(task.id)"
         logger[metadataKey: "task.type"] = "\(task.type)"
@@ -35,12 +42,12 @@ struct TaskRunner: Sendable {
                     return true
                 }
                 group.addTask {
-                    try await Task.sleep(for: handler.timeout)
+                    try await Task.sleep(for: timeout)
                     return false
                 }
                 defer { group.cancelAll() }
                 guard try await group.next() == true else {
-                    throw TaskTimedOut(type: task.type, timeout: handler.timeout)
+                    throw TaskTimedOut(type: task.type, timeout: timeout)
                 }
             }
             return outcome(.done)
@@ -59,5 +66,14 @@ struct TaskRunner: Sendable {
             logger.info("Task failed; it will be retried.", metadata: ["error": "\(message)", "retry.in": "\(delay)"])
             return outcome(.retried, message, retryAt: Date().timeIntervalSince1970 + seconds)
         }
+    }
+
+    /// A `"timeout": "30s"` in the task's data, which overrides its handler's: `nil` when there is none, `.some(nil)`
+    /// when it is not a duration.
+    static func timeoutOverride(in dataJSON: String) -> Duration?? {
+        guard let object = try? JSONSerialization.jsonObject(with: Data(dataJSON.utf8)) as? [String: Any],
+            let value = object["timeout"]
+        else { return nil }
+        return .some((value as? String).flatMap(DurationText.parse).flatMap { $0 > .zero ? $0 : nil })
     }
 }
