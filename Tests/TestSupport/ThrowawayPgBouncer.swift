@@ -1,7 +1,7 @@
 public import Foundation
 
 /// A PgBouncer of a test's own in front of the test server, to test pgdaemon behind a connection pooler. Started
-/// with `pgbouncer -d` (as the `postgres` user when running as root), stopped by the pid it writes.
+/// with `pgbouncer -d` (as the `postgres` user when running as root), killed by the pid it writes.
 public struct ThrowawayPgBouncer: Sendable {
     public let folder: String
     public let port: Int
@@ -49,7 +49,9 @@ public struct ThrowawayPgBouncer: Sendable {
         if let text = try? String(contentsOfFile: "\(folder)/pgbouncer.pid", encoding: .utf8),
             let pid = Int32(text.trimmingCharacters(in: .whitespacesAndNewlines))
         {
-            kill(pid, SIGTERM)
+            // PgBouncer started this way was seen to ignore SIGTERM and SIGINT; a test's pooler holds nothing that
+            // needs a graceful stop.
+            kill(pid, SIGKILL)
         }
         try? FileManager.default.removeItem(atPath: folder)
     }
