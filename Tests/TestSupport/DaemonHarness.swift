@@ -53,8 +53,6 @@ public final class DaemonHarness {
 
     /// Starts `pgdaemon ARGUMENTS --config FILE` (default `run`), its output in `output.log`.
     public func start(_ arguments: [String] = ["run"]) throws {
-        let output = try LogFile.open(directory: folder.path, name: "output")
-        try output.close()
         let process = try ChildProcess(
             executable: PGDaemonProcess.binary.path, arguments: arguments + ["--config", configPath],
             environment: ProcessInfo.processInfo.environment.merging(["PGDAEMON_DATABASE_URL": connectionString]) {

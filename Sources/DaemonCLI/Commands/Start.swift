@@ -23,8 +23,7 @@ struct Start: AsyncParsableCommand {
             return
         }
         let logDirectory = configuration.daemon.logDir
-        try LogFile.open(directory: logDirectory, name: "pgdaemon").close()
-        let logPath = LogFile.path(directory: logDirectory, name: "pgdaemon")
+        let logPath = try LogFile.prepare(directory: logDirectory, name: "pgdaemon")
         var arguments = ["run", "--detached", "--node", configuration.node]
         if let file = configuration.file {
             arguments += ["--config", URL(fileURLWithPath: file).standardizedFileURL.path]

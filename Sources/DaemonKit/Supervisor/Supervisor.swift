@@ -161,8 +161,9 @@ public actor Supervisor {
         if let file = configuration.file { arguments += ["--config", file] }
         if options.debug { arguments.append("--debug") }
         var output = ChildProcess.Stream.inherit
-        if let directory = options.logDirectory, (try? LogFile.open(directory: directory, name: entry.name)) != nil {
-            output = .file(LogFile.path(directory: directory, name: entry.name))
+        if let directory = options.logDirectory, let path = try? LogFile.prepare(directory: directory, name: entry.name)
+        {
+            output = .file(path)
         }
         let name = entry.name
         let generation = generation

@@ -14,14 +14,7 @@ public struct CommandHandler: TaskHandler {
     public init() {}
 
     public func run(_ payload: Payload, context: TaskContext) async throws {
-        guard let command = context.configuration.commands[payload.command] else {
-            let allowed = context.configuration.commands.keys.sorted()
-            throw PermanentTaskFailure(
-                "\(payload.command) is not in the commands: allow-list"
-                    + (allowed.isEmpty
-                        ? "; the configuration has none." : "; allowed: \(allowed.joined(separator: ", ")).")
-            )
-        }
+        let command = try allowListed(payload.command, in: context.configuration.commands, called: "commands")
         let outcome = try await CommandRun.run(command.argv, timeout: command.timeout)
         context.output.append(outcome.output)
         if outcome.timedOut {

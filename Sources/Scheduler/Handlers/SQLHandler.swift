@@ -11,14 +11,8 @@ public struct SQLHandler: TaskHandler {
     public init() {}
 
     public func run(_ payload: Payload, context: TaskContext) async throws {
-        guard let statement = context.configuration.statements[payload.statement] else {
-            let allowed = context.configuration.statements.keys.sorted()
-            throw PermanentTaskFailure(
-                "\(payload.statement) is not in the statements: allow-list"
-                    + (allowed.isEmpty
-                        ? "; the configuration has none." : "; allowed: \(allowed.joined(separator: ", ")).")
-            )
-        }
+        let statement = try allowListed(
+            payload.statement, in: context.configuration.statements, called: "statements")
         // Trusted text: it comes from the node's configuration file, never from the task's data.
         let rows = try await context.database.execute(SQL(unsafeSQL: statement))
         context.output.append("\(rows) rows\n")

@@ -1,5 +1,4 @@
 public import DaemonKit
-public import Foundation
 public import Logging
 public import Postgres
 import Synchronization
