@@ -20,6 +20,7 @@ var package = Package(
         .library(name: "Postgres", targets: ["Postgres"]),
         .library(name: "DaemonKit", targets: ["DaemonKit"]),
         .library(name: "Scheduler", targets: ["Scheduler"]),
+        .library(name: "Cache", targets: ["Cache"]),
         .library(name: "DaemonCLI", targets: ["DaemonCLI"]),
     ],
     dependencies: [
@@ -36,14 +37,18 @@ var package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .executableTarget(name: "embed-sql", path: "Plugins/EmbedSQLTool"),
         .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["embed-sql"]),
-        .target(name: "DaemonKit", dependencies: ["Postgres", yams, logging], plugins: ["EmbedSQL"]),
-        .target(name: "Scheduler", dependencies: ["Postgres", "DaemonKit"]),
-        .target(name: "DaemonCLI", dependencies: ["Postgres", "DaemonKit", "Scheduler", argumentParser, logging]),
+        .target(name: "Cache", dependencies: ["Postgres"]),
+        .target(name: "DaemonKit", dependencies: ["Postgres", "Cache", yams, logging], plugins: ["EmbedSQL"]),
+        .target(name: "Scheduler", dependencies: ["Postgres", "DaemonKit", "Cache"]),
+        .target(
+            name: "DaemonCLI", dependencies: ["Postgres", "DaemonKit", "Scheduler", "Cache", argumentParser, logging]),
         .executableTarget(name: "pgdaemon", dependencies: ["DaemonCLI", "DaemonKit", "Scheduler"]),
+        .executableTarget(name: "pgdaemon-bench", dependencies: ["Cache", "Postgres", argumentParser]),
 
         .target(name: "TestSupport", dependencies: ["Postgres", "DaemonKit"], path: "Tests/TestSupport"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "DaemonKitTests", dependencies: ["DaemonKit", "Postgres", "TestSupport"]),
+        .testTarget(name: "CacheTests", dependencies: ["Cache", "DaemonKit", "Postgres", "TestSupport"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "DaemonKit", "Postgres", "TestSupport"]),
         .testTarget(name: "pgdaemonTests", dependencies: ["Postgres", "TestSupport"]),
     ]

@@ -32,7 +32,8 @@ struct PGDaemonCommand: AsyncParsableCommand {
         abstract: "A clusterable daemon for PostgreSQL: daemon modules and a task scheduler sharing one database.",
         subcommands: [
             Database.self, ConfigCommand.self, Run.self, Start.self, Stop.self, Status.self, Modules.self,
-            Summary.self, Nodes.self, Locks.self, Drain.self, Undrain.self, TaskCommand.self, ModuleRun.self,
+            Summary.self, Nodes.self, Locks.self, Drain.self, Undrain.self, TaskCommand.self, CacheCommand.self,
+            ModuleRun.self,
         ])
 
     static func main(registry: ModuleRegistry) async {

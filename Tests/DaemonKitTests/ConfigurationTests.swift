@@ -1,3 +1,4 @@
+import Cache
 import DaemonKit
 import Foundation
 import Testing
@@ -58,20 +59,21 @@ struct ConfigurationTests {
     }
 }
 
+/// The configuration in `text`, written to a file of its own and loaded without environment overrides.
+private func loadConfiguration(_ text: String) throws -> Configuration {
+    let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
+    try text.write(toFile: path, atomically: true, encoding: .utf8)
+    return try Configuration.load(file: path, environment: [:])
+}
+
 @Suite("Module, daemon and command entries")
 struct ModuleConfigurationTests {
-    private func load(_ text: String) throws -> Configuration {
-        let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return try Configuration.load(file: path, environment: [:])
-    }
-
     private func error(_ text: String) -> ConfigurationError? {
-        #expect(throws: ConfigurationError.self) { try load(text) }
+        #expect(throws: ConfigurationError.self) { try loadConfiguration(text) }
     }
 
     @Test func modulesReadWithTheirDefaultsAndOverrides() throws {
-        let configuration = try load(
+        let configuration = try loadConfiguration(
             """
             modules:
               TestDaemon: { sleep_post: 500ms, discard_after: 10m }
@@ -132,21 +134,15 @@ struct ModuleConfigurationTests {
 
 @Suite("Cron entries in the configuration")
 struct CronConfigurationTests {
-    private func load(_ text: String) throws -> Configuration {
-        let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return try Configuration.load(file: path, environment: [:])
-    }
-
     @Test func entriesReadWithTheirTaskAndDefaults() throws {
-        let configuration = try load(
+        let configuration = try loadConfiguration(
             """
             cron:
               nightly: { schedule: "0 2 * * *", timezone: Europe/Berlin, catch_up: skip,
                          task: { type: Command, data: { command: report }, priority: 5 } }
               tick: { schedule: "@hourly", task: { type: Noop } }
             """)
-        #expect(configuration.cron.map(\.name) == ["nightly", "tick"])
+        #expect(configuration.cron.map(\.name) == ["nightly", "tick", "cache-cleanup"])
         #expect(configuration.cron[0].timeZone.identifier == "Europe/Berlin")
         #expect(configuration.cron[0].catchUp == .skip)
         #expect(configuration.cron[0].taskDataJSON == #"{"command":"report"}"#)
@@ -158,7 +154,7 @@ struct CronConfigurationTests {
 
     @Test func aBadExpressionSaysWhichAndWhy() {
         let error = #expect(throws: ConfigurationError.self) {
-            try load("cron:\n  nightly:\n    schedule: \"0 25 * * *\"\n    task: { type: Noop }\n")
+            try loadConfiguration("cron:\n  nightly:\n    schedule: \"0 25 * * *\"\n    task: { type: Noop }\n")
         }
         #expect(error?.line == 3)
         #expect(error?.keyPath == "cron.nightly.schedule")
@@ -168,10 +164,62 @@ struct CronConfigurationTests {
 
     @Test func aBadTimeZoneOrMissingTaskIsNamed() {
         let zone = #expect(throws: ConfigurationError.self) {
-            try load("cron:\n  x: { schedule: \"@daily\", timezone: Mars/Olympus, task: { type: Noop } }\n")
+            try loadConfiguration(
+                "cron:\n  x: { schedule: \"@daily\", timezone: Mars/Olympus, task: { type: Noop } }\n")
         }
         #expect(zone?.message == "\"Mars/Olympus\" is not a time zone such as Europe/Berlin")
-        let task = #expect(throws: ConfigurationError.self) { try load("cron:\n  x: { schedule: \"@daily\" }\n") }
+        let task = #expect(throws: ConfigurationError.self) {
+            try loadConfiguration("cron:\n  x: { schedule: \"@daily\" }\n")
+        }
         #expect(task?.message == "missing task")
+    }
+
+    @Test func cacheCleanupRunsByDefaultUnlessReplacedOrSwitchedOff() throws {
+        let defaults = try Configuration.load(environment: [:])
+        #expect(defaults.cron.map(\.name) == ["cache-cleanup"])
+        #expect(defaults.cron[0].taskType == "CacheCleanup")
+        #expect(defaults.cron[0].schedule == (try CronSchedule("*/5 * * * *")))
+        let replaced = try loadConfiguration(
+            "cron:\n  cache-cleanup: { schedule: \"* * * * *\", task: { type: CacheCleanup } }\n")
+        #expect(replaced.cron.count == 1)
+        #expect(replaced.cron[0].schedule == (try CronSchedule("* * * * *")))
+        #expect(try loadConfiguration("cron:\n  cache-cleanup: false\n").cron.isEmpty)
+    }
+}
+
+@Suite("Cache settings in the configuration")
+struct CacheConfigurationTests {
+    @Test func limitsAndPersistenceRead() throws {
+        let configuration = try loadConfiguration(
+            """
+            cache:
+              logged: true
+              limits:
+                Sessions: { max_entries: 1000, max_bytes: 64MB }
+                Pages: { max_bytes: 4096 }
+            """)
+        #expect(configuration.cache.logged == true)
+        #expect(configuration.cache.limits["Sessions"] == CacheLimit(maxEntries: 1000, maxBytes: 64 << 20))
+        #expect(configuration.cache.limits["Pages"] == CacheLimit(maxBytes: 4096))
+        #expect(try loadConfiguration("node: a\n").cache.logged == nil, "without the key the table is left as it is")
+    }
+
+    @Test func badLimitsAreNamed() {
+        func message(_ text: String) -> String? {
+            (#expect(throws: ConfigurationError.self) { try loadConfiguration(text) })?.description
+        }
+        #expect(
+            message("cache:\n  limits:\n    S: { max_bytes: lots }\n")?.hasSuffix(
+                ":3: cache.limits.S.max_bytes: \"lots\" is not a size; write it like 65536, 512kB, 64MB or 1GB") == true
+        )
+        #expect(
+            message("cache:\n  limits:\n    S: { max_entries: 0 }\n")?.hasSuffix(
+                "cache.limits.S.max_entries: expected a whole number above 0") == true)
+        #expect(
+            message("cache:\n  limits:\n    S: {}\n")?.hasSuffix(
+                "cache.limits.S: expected max_entries, max_bytes or both") == true)
+        #expect(
+            message("cache:\n  loged: true\n")?.hasSuffix(
+                "cache.loged: unknown key; expected one of limits, logged") == true)
     }
 }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cache
 import DaemonKit
 import Foundation
 
@@ -16,7 +17,7 @@ struct Database: AsyncParsableCommand {
         @OptionGroup var global: GlobalOptions
 
         func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "db")
+            let (configuration, connection) = try await global.connect(purpose: "db")
             let applied = try await Migrator(connection: connection).migrate()
             for migration in applied {
                 print("Applied \(migration.fileName).")
@@ -26,6 +27,9 @@ struct Database: AsyncParsableCommand {
                 applied.isEmpty
                     ? "The database is up to date (\(total) migrations applied)."
                     : "Applied \(applied.count) of \(total) migrations; the database is up to date.")
+            if let logged = configuration.cache.logged, try await Cache(connection: connection).setLogged(logged) {
+                print("cache_entry is now \(logged ? "logged" : "unlogged"), as cache.logged says.")
+            }
         }
     }
 

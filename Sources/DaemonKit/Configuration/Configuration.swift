@@ -1,3 +1,4 @@
+import Cache
 public import Foundation
 import Yams
 
@@ -20,10 +21,13 @@ public struct Configuration: Sendable {
     public var commands: [String: CommandConfiguration] = [:]
     /// The `statements:` allow-list for SQL tasks.
     public var statements: [String: String] = [:]
-    /// The `cron:` entries, in file order.
-    public var cron: [CronEntry] = []
-    /// A short hash of what the nodes of a cluster must agree on (`modules`, `cron`, `commands`, `statements`, not
-    /// a node's name, database address or paths), shown by `pgdaemon nodes` so that differing nodes stand out.
+    /// The `cron:` entries, in file order, then the defaults the file neither replaced nor switched off.
+    public var cron = Configuration.defaultCron
+    /// The `cache:` section.
+    public var cache = CacheSettings()
+    /// A short hash of what the nodes of a cluster must agree on (`modules`, `cron`, `commands`, `statements`,
+    /// `cache`, not a node's name, database address or paths), shown by `pgdaemon nodes` so that differing nodes stand
+    /// out.
     public var hash = "-"
 
     /// The file read when neither `--config` nor `PGDAEMON_CONFIG` names one.
@@ -34,7 +38,16 @@ public struct Configuration: Sendable {
         "SchedulerTaskWorker", "SchedulerFutureTaskManager", "SchedulerCronTaskManager", "SchedulerTaskRescuer",
     ]
 
-    static let topLevelKeys = ["node", "database", "daemon", "modules", "cron", "commands", "statements"]
+    /// The cron entries every node has unless its file replaces one by name or switches it off (`NAME: false`):
+    /// `cache-cleanup`, every five minutes.
+    public static let defaultCron = [
+        CronEntry(
+            name: "cache-cleanup", schedule: try! CronSchedule("*/5 * * * *"), timeZone: TimeZone(identifier: "UTC")!,
+            catchUp: .once, taskType: "CacheCleanup", taskDataJSON: "{}", priority: 0, maxAttempts: 3)
+    ]
+
+    static let topLevelKeys = ["node", "database", "daemon", "modules", "cron", "commands", "statements", "cache"]
+    static let sharedKeys = ["modules", "cron", "commands", "statements", "cache"]
 
     /// The modules that run: configured and `valid`.
     public var validModules: [ModuleConfiguration] { modules.filter(\.valid) }
@@ -105,6 +118,7 @@ public struct Configuration: Sendable {
                 for (name, _, statement) in try reader.mapping(value, key) {
                     statements[name] = try reader.string(statement, "statements.\(name)")
                 }
+            case "cache": cache = try Self.cacheSettings(value, reader)
             default:
                 cron = try Self.cronEntries(value, reader)
             }
@@ -202,9 +216,43 @@ public struct Configuration: Sendable {
         return commands
     }
 
+    private static func cacheSettings(_ node: Node, _ reader: YAMLReader) throws -> CacheSettings {
+        var settings = CacheSettings()
+        let pairs = try reader.mapping(node, "cache")
+        try reader.checkKeys(pairs, allowed: ["logged", "limits"], "cache")
+        for (key, _, value) in pairs {
+            switch key {
+            case "logged": settings.logged = try reader.boolean(value, "cache.logged")
+            default:
+                for (type, _, limitNode) in try reader.mapping(value, "cache.limits") {
+                    let path = "cache.limits.\(type)"
+                    let limitPairs = try reader.mapping(limitNode, path)
+                    try reader.checkKeys(limitPairs, allowed: ["max_entries", "max_bytes"], path)
+                    guard !limitPairs.isEmpty else {
+                        throw reader.fail(limitNode, path, "expected max_entries, max_bytes or both")
+                    }
+                    var limit = CacheLimit()
+                    for (limitKey, _, limitValue) in limitPairs {
+                        if limitKey == "max_entries" {
+                            limit.maxEntries = try reader.positiveInteger(limitValue, "\(path).max_entries")
+                        } else {
+                            limit.maxBytes = try reader.byteSize(limitValue, "\(path).max_bytes")
+                        }
+                    }
+                    settings.limits[type] = limit
+                }
+            }
+        }
+        return settings
+    }
+
+    /// The file's cron entries in order, then the defaults it did not name; `NAME: false` switches an entry off.
     private static func cronEntries(_ node: Node, _ reader: YAMLReader) throws -> [CronEntry] {
-        try reader.mapping(node, "cron").map { name, keyNode, value in
+        let pairs = try reader.mapping(node, "cron")
+        let named = Set(pairs.map(\.key))
+        let entries = try pairs.compactMap { name, keyNode, value -> CronEntry? in
             let path = "cron.\(name)"
+            if value.scalar.flatMap(Bool.construct) == false { return nil }
             let pairs = try reader.mapping(value, path)
             try reader.checkKeys(pairs, allowed: ["schedule", "timezone", "catch_up", "task"], path)
             func required(_ key: String) throws -> Node {
@@ -264,11 +312,12 @@ public struct Configuration: Sendable {
             }
             return entry
         }
+        return entries + defaultCron.filter { !named.contains($0.name) }
     }
 
     /// The hash of the sections every node must share, serialised in key order so formatting does not count.
     private static func sharedHash(_ pairs: [(key: String, keyNode: Node, value: Node)]) -> String {
-        let shared = pairs.filter { ["modules", "cron", "commands", "statements"].contains($0.key) }
+        let shared = pairs.filter { sharedKeys.contains($0.key) }
             .sorted { $0.key < $1.key }
         let canonical = shared.map { pair in "\(pair.key): \((try? Yams.serialize(node: pair.value)) ?? "")" }
         return shortHash(canonical.joined(separator: "\n"))

@@ -54,6 +54,27 @@ struct YAMLReader {
         return value
     }
 
+    func positiveInteger(_ node: Node, _ keyPath: String) throws -> Int {
+        guard let text = node.scalar?.string, let value = Int(text), value > 0 else {
+            throw fail(node, keyPath, "expected a whole number above 0")
+        }
+        return value
+    }
+
+    /// A size in bytes: a whole number, or one with a unit as PostgreSQL writes them (`512kB`, `64MB`, `1GB`; 1024s).
+    func byteSize(_ node: Node, _ keyPath: String) throws -> Int64 {
+        let text = try string(node, keyPath).trimmingCharacters(in: .whitespaces)
+        let digits = text.prefix { $0.isASCII && $0.isNumber }
+        let units: [String: Int64] = ["": 1, "B": 1, "kB": 1 << 10, "MB": 1 << 20, "GB": 1 << 30, "TB": 1 << 40]
+        let unit = text.dropFirst(digits.count).trimmingCharacters(in: .whitespaces)
+        guard let number = Int64(digits), let scale = units[unit], number > 0,
+            case let (bytes, overflow) = number.multipliedReportingOverflow(by: scale), !overflow
+        else {
+            throw fail(node, keyPath, "\"\(text)\" is not a size; write it like 65536, 512kB, 64MB or 1GB")
+        }
+        return bytes
+    }
+
     func duration(_ node: Node, _ keyPath: String) throws -> Duration {
         let text = try string(node, keyPath)
         guard let value = DurationText.parse(text), value > .zero else {

@@ -16,11 +16,12 @@ public struct TaskHandlerRegistry: Sendable {
 
     public init() {}
 
-    /// The built-in handlers: `Command`, `SQL`, `Noop` and `Sleep`.
+    /// The built-in handlers: `Command`, `SQL`, `CacheCleanup`, `Noop` and `Sleep`.
     public static let builtIn: TaskHandlerRegistry = {
         var registry = TaskHandlerRegistry()
         registry.register(CommandHandler.self)
         registry.register(SQLHandler.self)
+        registry.register(CacheCleanupHandler.self)
         registry.register(NoopHandler.self)
         registry.register(SleepHandler.self)
         return registry

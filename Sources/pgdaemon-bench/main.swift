@@ -1,0 +1,137 @@
+import ArgumentParser
+import Cache
+import Foundation
+import Postgres
+
+/// Drives the library APIs for `benchmarks/`: runs one operation on several connections for a while and prints the
+/// rate as a JSON line. The database comes from libpq's `PG*` variables.
+@main
+struct PGDaemonBench: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pgdaemon-bench", abstract: "Benchmark drivers for benchmarks/; not part of the product.",
+        subcommands: [CacheRate.self])
+}
+
+/// A value of the size and shape a daemon caches: a record of a few fields (about 220 bytes as JSON).
+struct TypicalValue: Codable {
+    var id: Int
+    var title: String
+    var state: String
+    var owner: String
+    var queue: String
+    var updated: Date
+    var tags: [String]
+    var escalated: Bool
+
+    static func sample(_ id: Int) -> TypicalValue {
+        TypicalValue(
+            id: id, title: "Printer on the third floor prints only blank pages #\(id)", state: "open",
+            owner: "agent-\(id % 17)", queue: "Support::Hardware", updated: Date(timeIntervalSince1970: 1_795_000_000),
+            tags: ["printer", "hardware", "floor-3"], escalated: id % 5 == 0)
+    }
+}
+
+struct CacheRate: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "cache", abstract: "Cache get or set operations per second.")
+
+    enum Operation: String, ExpressibleByArgument {
+        case get, set
+    }
+
+    enum Storage: String, ExpressibleByArgument {
+        /// The `Cache` API on `cache_entry` (bytea).
+        case bytea
+        /// The same statements on a copy of the table whose value column is jsonb, for comparison.
+        case jsonb
+    }
+
+    @Option(help: "get or set.") var operation: Operation
+    @Option(help: "Concurrent clients, each with its own connection.") var clients = 1
+    @Option(help: "How long to run, in seconds.") var seconds = 5.0
+    @Option(help: "Distinct keys.") var keys = 10_000
+    @Option(help: "bytea (the Cache API) or jsonb (the comparison table).") var storage = Storage.bytea
+
+    func run() async throws {
+        let setup = try await Connection.connect(ConnectionOptions(applicationName: "pgdaemon-bench"))
+        if storage == .jsonb {
+            try await setup.runScript(
+                """
+                CREATE UNLOGGED TABLE IF NOT EXISTS cache_entry_jsonb (LIKE cache_entry INCLUDING ALL);
+                ALTER TABLE cache_entry_jsonb ALTER COLUMN value TYPE jsonb USING convert_from(value, 'UTF8')::jsonb;
+                """)
+        }
+        for id in 0..<keys {
+            try await Self.set(Cache(connection: setup), storage, key: id)
+        }
+        await setup.close()
+
+        let deadline = ContinuousClock.now + .milliseconds(Int64(seconds * 1000))
+        let started = ContinuousClock.now
+        let operations = try await withThrowingTaskGroup(of: Int.self) { group in
+            for client in 0..<clients {
+                group.addTask {
+                    let connection = try await Connection.connect(
+                        ConnectionOptions(applicationName: "pgdaemon-bench/\(client)"))
+                    let cache = Cache(connection: connection)
+                    var generator = SystemRandomNumberGenerator()
+                    var count = 0
+                    while ContinuousClock.now < deadline {
+                        let key = Int.random(in: 0..<keys, using: &generator)
+                        switch operation {
+                        case .get:
+                            guard try await Self.get(cache, storage, key: key) != nil else {
+                                throw ValidationError("key \(key) is missing")
+                            }
+                        case .set: try await Self.set(cache, storage, key: key)
+                        }
+                        count += 1
+                    }
+                    await connection.close()
+                    return count
+                }
+            }
+            return try await group.reduce(0, +)
+        }
+        let elapsed = started.duration(to: .now)
+        let rate =
+            Double(operations) / (Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18)
+        let line: [String: Any] = [
+            "benchmark": "cache_\(operation.rawValue)", "storage": storage.rawValue, "clients": clients,
+            "operations": operations, "ops_per_s": rate.rounded(),
+        ]
+        let json = try JSONSerialization.data(withJSONObject: line, options: [.sortedKeys])
+        print(String(decoding: json, as: UTF8.self))
+    }
+
+    private static func set(_ cache: Cache, _ storage: Storage, key: Int) async throws {
+        let value = TypicalValue.sample(key)
+        switch storage {
+        case .bytea: try await cache.set(value, type: "Bench", key: String(key), ttl: .seconds(3600))
+        case .jsonb:
+            let json = String(decoding: try JSONEncoder().encode(value), as: UTF8.self)
+            try await cache.connection.execute(
+                """
+                INSERT INTO cache_entry_jsonb (type, key, value, expires_at, created_at)
+                VALUES ('Bench', \(String(key)), \(json)::jsonb, clock_timestamp() + interval '1 hour', clock_timestamp())
+                ON CONFLICT (type, key) DO UPDATE
+                SET value = excluded.value, expires_at = excluded.expires_at, created_at = excluded.created_at
+                """)
+        }
+    }
+
+    private static func get(_ cache: Cache, _ storage: Storage, key: Int) async throws -> TypicalValue? {
+        switch storage {
+        case .bytea: return try await cache.get(TypicalValue.self, type: "Bench", key: String(key))
+        case .jsonb:
+            let rows = try await cache.connection.query(
+                """
+                SELECT value::text AS value FROM cache_entry_jsonb
+                WHERE type = 'Bench' AND key = \(String(key)) AND (expires_at IS NULL OR expires_at > clock_timestamp())
+                """)
+            return try rows.first.map {
+                try JSONDecoder().decode(TypicalValue.self, from: Data(try $0.decode(String.self, "value").utf8))
+            }
+        }
+    }
+}
