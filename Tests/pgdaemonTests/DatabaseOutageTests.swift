@@ -30,6 +30,15 @@ struct DatabaseOutageTests {
             try await waitUntil("the module sees the database again", timeout: .seconds(60)) {
                 harness.output.contains("The database answers again.")
             }
+            // The supervisor reconnects at its next heartbeat and takes its node's name again; the module rows,
+            // which the modules go on counting in, must survive that.
+            let observer = try await Connection.connect(ConnectionOptions(url))
+            try await waitUntil("the supervisor heartbeats again", timeout: .seconds(30)) {
+                try await observer.query(
+                    "SELECT last_heartbeat > pg_postmaster_start_time() AS again FROM daemon_node"
+                )[0].decode(Bool.self, "again")
+            }
+            await observer.close()
             let resumed = try await harness.waitForModule("TestDaemon")
             let after = try await harness.waitForModule("TestDaemon", iterations: resumed.iterations + 2)
             #expect(after.pid == before.pid, "the same process resumed, without a restart")

@@ -28,7 +28,7 @@ public actor NodeRegistration {
             connection, configuration: configuration, purpose: "supervisor/probe")
         let registration = NodeRegistration(
             configuration: configuration, connection: connection, locksNodeName: realSession)
-        try await registration.claim()
+        try await registration.claim(firstTime: true)
         return registration
     }
 
@@ -39,7 +39,10 @@ public actor NodeRegistration {
         self.lock = Self.lockKey(node: configuration.node)
     }
 
-    private func claim() async throws {
+    /// Takes the node's name and marks the node running. The first time, the run starts: `started_at` is now and
+    /// the previous run's module rows go. After a reconnect the run goes on, and the rows that the modules keep
+    /// counting in stay.
+    private func claim(firstTime: Bool) async throws {
         let node = configuration.node
         let claimed = locksNodeName ? try await connection.tryAdvisoryLock(lock) : true
         guard claimed else {
@@ -57,9 +60,12 @@ public actor NodeRegistration {
                         \(configuration.hash), now(), now(), 'running')
                 ON CONFLICT (name) DO UPDATE
                 SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version,
-                    config_hash = EXCLUDED.config_hash, started_at = now(), last_heartbeat = now(), status = 'running'
+                    config_hash = EXCLUDED.config_hash, last_heartbeat = now(), status = 'running',
+                    started_at = CASE WHEN \(firstTime)::boolean THEN now() ELSE n.started_at END
                 """)
-            try await connection.execute("DELETE FROM daemon_module_state WHERE node = \(node)")
+            if firstTime {
+                try await connection.execute("DELETE FROM daemon_module_state WHERE node = \(node)")
+            }
         }
     }
 
@@ -68,7 +74,7 @@ public actor NodeRegistration {
     public func heartbeat(status: String = "running", configHash: String? = nil) async throws {
         if !(await connection.ping()) {
             try await connection.reconnect()
-            try await claim()
+            try await claim(firstTime: false)
         }
         try await connection.execute(
             """
