@@ -50,7 +50,7 @@ var package = Package(
         .testTarget(name: "DaemonKitTests", dependencies: ["DaemonKit", "Postgres", "TestSupport"]),
         .testTarget(name: "CacheTests", dependencies: ["Cache", "DaemonKit", "Postgres", "TestSupport"]),
         .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "DaemonKit", "Postgres", "TestSupport"]),
-        .testTarget(name: "pgdaemonTests", dependencies: ["Postgres", "TestSupport"]),
+        .testTarget(name: "pgdaemonTests", dependencies: ["Postgres", "Cache", "TestSupport"]),
     ]
 )
 

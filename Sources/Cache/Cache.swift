@@ -42,7 +42,7 @@ public struct Cache: Sendable {
             VALUES (\(type), \(key), \(bytes), clock_timestamp() + \(ttl)::interval, clock_timestamp())
             ON CONFLICT (type, key) DO UPDATE
             SET value = excluded.value, expires_at = excluded.expires_at, created_at = excluded.created_at
-            """)
+            """, prepared: true)
     }
 
     /// The value under (type, key) decoded as `Value`, or nil when there is none or it has expired.
@@ -58,7 +58,7 @@ public struct Cache: Sendable {
             """
             SELECT value, expires_at, created_at FROM cache_entry
             WHERE type = \(type) AND key = \(key) AND (expires_at IS NULL OR expires_at > clock_timestamp())
-            """
+            """, prepared: true
         ).first.map { row in
             CacheEntry(
                 type: type, key: key, value: try row.decode(Data.self, "value"),
@@ -70,7 +70,8 @@ public struct Cache: Sendable {
     @discardableResult
     public func delete(type: String, key: String) async throws -> Bool {
         try Self.check(type: type, key: key)
-        return try await connection.execute("DELETE FROM cache_entry WHERE type = \(type) AND key = \(key)") > 0
+        return try await connection.execute(
+            "DELETE FROM cache_entry WHERE type = \(type) AND key = \(key)", prepared: true) > 0
     }
 
     static func encode(_ value: some Encodable) throws -> Data {

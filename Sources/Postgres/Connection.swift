@@ -27,6 +27,15 @@ public actor Connection {
     private nonisolated let serverPID = Atomic<Int32>(0)
     private var session: Session?
     var isClosed = false
+    /// The statements prepared on this session, by text and parameter types, with their names.
+    private var preparedStatements: [String: String] = [:]
+    private var statementsPrepared = 0
+    /// Makes this connection's statement names its own: a transaction pooler may run the next statement on a server
+    /// session where another client prepared a statement under the same plain name.
+    private let statementPrefix = "pgdaemon_\(String(UInt64.random(in: .min ... .max), radix: 36))_"
+    /// False once the server forgot a statement prepared a moment before: a transaction pooler switches server
+    /// sessions under this connection, so preparing is pointless and statements run unprepared.
+    private var canPrepare = true
 
     /// The `PGconn` pointer. Sendable only so that `deinit`, which runs when no job can be using it, may finish it.
     private struct Session: @unchecked Sendable {
@@ -39,6 +48,10 @@ public actor Connection {
     public nonisolated var unownedExecutor: UnownedSerialExecutor {
         executor.asUnownedSerialExecutor()
     }
+
+    /// The connection's thread as a task executor: a task that prefers it (`withTaskExecutorPreference`) runs its
+    /// own code on that thread too, so its statements start and return without waking another thread.
+    public nonisolated var taskExecutor: any TaskExecutor { executor }
 
     private init(options: ConnectionOptions) throws {
         self.options = options
@@ -94,6 +107,7 @@ public actor Connection {
         canceller.attach(to: connection)
         serverPID.store(PQbackendPID(connection), ordering: .relaxed)
         session = Session(pointer: connection)
+        preparedStatements = [:]
     }
 
     /// The open libpq handle, or an error saying why there is none.
@@ -126,20 +140,24 @@ public actor Connection {
     }
 
     /// Runs one statement and returns its rows. Values interpolated into `sql` are bound, never spliced.
+    ///
+    /// `prepared` keeps the statement prepared on the session, so the server parses and plans its text once rather
+    /// than at every call: for statements of fixed text that run often (a cache read, a queue claim). The saving is
+    /// about a quarter of a primary-key lookup's time.
     @discardableResult
-    public func query(_ sql: SQL) async throws -> PostgresRows {
+    public func query(_ sql: SQL, prepared: Bool = false) async throws -> PostgresRows {
         try Task.checkCancellation()
         return try await withTaskCancellationHandler {
-            try run(sql)
+            try run(sql, prepared: prepared && canPrepare)
         } onCancel: { [canceller] in
             canceller.cancel()
         }
     }
 
-    /// Runs one statement and returns how many rows it inserted, updated or deleted.
+    /// Runs one statement and returns how many rows it inserted, updated or deleted; `prepared` as for `query`.
     @discardableResult
-    public func execute(_ sql: SQL) async throws -> Int {
-        try await query(sql).affectedRows
+    public func execute(_ sql: SQL, prepared: Bool = false) async throws -> Int {
+        try await query(sql, prepared: prepared).affectedRows
     }
 
     /// Runs trusted SQL text that may hold several statements (a migration file), with no parameters.
@@ -177,7 +195,7 @@ public actor Connection {
     }
 
     /// Runs a statement on the connection's thread: binds parameters, waits for the result, copies it out.
-    func run(_ sql: SQL) throws -> PostgresRows {
+    func run(_ sql: SQL, prepared: Bool = false) throws -> PostgresRows {
         let handle = try openHandle()
         var buffers: [UnsafeMutablePointer<CChar>?] = []
         defer { buffers.forEach { $0?.deallocate() } }
@@ -209,8 +227,34 @@ public actor Connection {
             }
         }
         let values = buffers.map { UnsafePointer($0) }
-        let result = PQexecParams(handle, sql.text, Int32(values.count), types, values, lengths, formats, 0)
-        return try consume(result, query: sql.text)
+        guard prepared else {
+            let result = PQexecParams(handle, sql.text, Int32(values.count), types, values, lengths, formats, 0)
+            return try consume(result, query: sql.text)
+        }
+        let key = sql.text + "\u{0}" + types.map(String.init).joined(separator: ",")
+        for attempt in 1...2 {
+            do {
+                let name = try preparedName(key, sql.text, types, handle)
+                let result = PQexecPrepared(handle, name, Int32(values.count), values, lengths, formats, 0)
+                return try consume(result, query: sql.text)
+            } catch let error as PostgresError where error.sqlState == "26000" {
+                // The server does not know the statement: it was deallocated, or a pooler moved this connection to
+                // another server session. Prepare it again once; if it is gone again, stop preparing.
+                preparedStatements[key] = nil
+                if attempt == 2 { canPrepare = false }
+            }
+        }
+        return try run(sql, prepared: false)
+    }
+
+    /// The name of the session's prepared statement for `key`, preparing it first when there is none.
+    private func preparedName(_ key: String, _ text: String, _ types: [Oid], _ handle: OpaquePointer) throws -> String {
+        if let name = preparedStatements[key] { return name }
+        statementsPrepared += 1
+        let name = statementPrefix + String(statementsPrepared)
+        _ = try consume(PQprepare(handle, name, text, Int32(types.count), types), query: text)
+        preparedStatements[key] = name
+        return name
     }
 
     private static func copy(_ bytes: [UInt8]) -> UnsafeMutablePointer<CChar> {

@@ -7,7 +7,7 @@ import Synchronization
 /// libpq calls block until the server answers, and some answers take hours (an advisory lock wait, a LISTEN wait), so
 /// they must never run on the cooperative pool, which has one thread per core. libpq allows a `PGconn` to be used from
 /// any thread as long as no two threads use it at once; a serial executor on a dedicated thread gives exactly that.
-final class ConnectionExecutor: SerialExecutor {
+final class ConnectionExecutor: SerialExecutor, TaskExecutor {
     private struct State {
         var jobs: [UnownedJob] = []
         var stopping = false
@@ -32,6 +32,10 @@ final class ConnectionExecutor: SerialExecutor {
 
     func asUnownedSerialExecutor() -> UnownedSerialExecutor {
         UnownedSerialExecutor(ordinary: self)
+    }
+
+    func asUnownedTaskExecutor() -> UnownedTaskExecutor {
+        UnownedTaskExecutor(ordinary: self)
     }
 
     func checkIsolated() {

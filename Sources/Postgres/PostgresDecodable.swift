@@ -80,29 +80,33 @@ extension Date: PostgresDecodable {
 extension Data: PostgresDecodable {
     /// Reads `bytea` in the server's hex output format (`\x0a1b…`, the default since PostgreSQL 9.0).
     public static func decode(postgresText text: String, type: PostgresType) -> Data? {
-        guard type == .bytea, text.hasPrefix("\\x") else { return nil }
-        let hex = text.utf8.dropFirst(2)
-        guard hex.count % 2 == 0 else { return nil }
-        var data = Data(capacity: hex.count / 2)
-        var high: UInt8?
-        for character in hex {
-            guard let nibble = hexValue(character) else { return nil }
-            if let first = high {
-                data.append(first << 4 | nibble)
-                high = nil
-            } else {
-                high = nibble
+        guard type == .bytea else { return nil }
+        var text = text
+        return text.withUTF8 { hex -> Data? in
+            guard hex.count >= 2, hex[0] == UInt8(ascii: "\\"), hex[1] == UInt8(ascii: "x"), hex.count % 2 == 0 else {
+                return nil
             }
+            var data = Data(count: (hex.count - 2) / 2)
+            let valid = data.withUnsafeMutableBytes { bytes in
+                for index in bytes.indices {
+                    let high = hexValues[Int(hex[2 + 2 * index])]
+                    let low = hexValues[Int(hex[3 + 2 * index])]
+                    guard high | low < 16 else { return false }
+                    bytes[index] = high << 4 | low
+                }
+                return true
+            }
+            return valid ? data : nil
         }
-        return data
     }
+}
 
-    private static func hexValue(_ character: UInt8) -> UInt8? {
-        switch character {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): character - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): character - UInt8(ascii: "a") + 10
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): character - UInt8(ascii: "A") + 10
-        default: nil
-        }
+/// Each byte's value as a hex digit, 0xFF for a byte that is not one: a table, because bytea values run to megabytes.
+private let hexValues: [UInt8] = (0...255).map { byte in
+    switch UInt8(byte) {
+    case UInt8(ascii: "0")...UInt8(ascii: "9"): UInt8(byte) - UInt8(ascii: "0")
+    case UInt8(ascii: "a")...UInt8(ascii: "f"): UInt8(byte) - UInt8(ascii: "a") + 10
+    case UInt8(ascii: "A")...UInt8(ascii: "F"): UInt8(byte) - UInt8(ascii: "A") + 10
+    default: 0xFF
     }
 }

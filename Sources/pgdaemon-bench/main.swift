@@ -51,14 +51,19 @@ struct CacheRate: AsyncParsableCommand {
     @Option(help: "How long to run, in seconds.") var seconds = 5.0
     @Option(help: "Distinct keys.") var keys = 10_000
     @Option(help: "bytea (the Cache API) or jsonb (the comparison table).") var storage = Storage.bytea
+    @Flag(help: "Run each client's task on its connection's thread.") var pinned = false
 
     func run() async throws {
         let setup = try await Connection.connect(ConnectionOptions(applicationName: "pgdaemon-bench"))
         if storage == .jsonb {
             try await setup.runScript(
                 """
-                CREATE UNLOGGED TABLE IF NOT EXISTS cache_entry_jsonb (LIKE cache_entry INCLUDING ALL);
-                ALTER TABLE cache_entry_jsonb ALTER COLUMN value TYPE jsonb USING convert_from(value, 'UTF8')::jsonb;
+                CREATE UNLOGGED TABLE IF NOT EXISTS cache_entry_jsonb (
+                    type text NOT NULL, key text NOT NULL, value jsonb NOT NULL, expires_at timestamptz,
+                    created_at timestamptz NOT NULL DEFAULT now(), PRIMARY KEY (type, key));
+                CREATE INDEX IF NOT EXISTS cache_entry_jsonb_age_idx ON cache_entry_jsonb (type, created_at);
+                CREATE INDEX IF NOT EXISTS cache_entry_jsonb_expires_idx ON cache_entry_jsonb (expires_at)
+                    WHERE expires_at IS NOT NULL;
                 """)
         }
         for id in 0..<keys {
@@ -74,21 +79,23 @@ struct CacheRate: AsyncParsableCommand {
                     let connection = try await Connection.connect(
                         ConnectionOptions(applicationName: "pgdaemon-bench/\(client)"))
                     let cache = Cache(connection: connection)
-                    var generator = SystemRandomNumberGenerator()
-                    var count = 0
-                    while ContinuousClock.now < deadline {
-                        let key = Int.random(in: 0..<keys, using: &generator)
-                        switch operation {
-                        case .get:
-                            guard try await Self.get(cache, storage, key: key) != nil else {
-                                throw ValidationError("key \(key) is missing")
+                    return try await withTaskExecutorPreference(pinned ? connection.taskExecutor : nil) {
+                        var generator = SystemRandomNumberGenerator()
+                        var count = 0
+                        while ContinuousClock.now < deadline {
+                            let key = Int.random(in: 0..<keys, using: &generator)
+                            switch operation {
+                            case .get:
+                                guard try await Self.get(cache, storage, key: key) != nil else {
+                                    throw ValidationError("key \(key) is missing")
+                                }
+                            case .set: try await Self.set(cache, storage, key: key)
                             }
-                        case .set: try await Self.set(cache, storage, key: key)
+                            count += 1
                         }
-                        count += 1
+                        await connection.close()
+                        return count
                     }
-                    await connection.close()
-                    return count
                 }
             }
             return try await group.reduce(0, +)

@@ -1,4 +1,5 @@
 public import Foundation
+import Postgres
 
 /// A PgBouncer of a test's own in front of the test server, to test pgdaemon behind a connection pooler. Started
 /// with `pgbouncer -d` (as the `postgres` user when running as root), killed by the pid it writes.
@@ -8,10 +9,19 @@ public struct ThrowawayPgBouncer: Sendable {
 
     /// Starts one in `mode` (`session` or `transaction`) for the server the `PG*` variables name.
     public static func start(mode: String) async throws -> ThrowawayPgBouncer {
+        // The port is picked at random, so another test's pooler may hold it: try a few.
+        for _ in 1...3 {
+            let pooler = try await launch(mode: mode, port: 30_000 + Int.random(in: 0..<20_000))
+            if await pooler.answers() { return pooler }
+            pooler.stop()
+        }
+        throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "pgbouncer did not start listening"])
+    }
+
+    private static func launch(mode: String, port: Int) async throws -> ThrowawayPgBouncer {
         let environment = ProcessInfo.processInfo.environment
         let folder = "/tmp/pgdaemon-pgbouncer-\(UUID().uuidString.prefix(8))"
         try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-        let port = 30_000 + Int.random(in: 0..<20_000)
         let ini = """
             [databases]
             * = host=\(environment["PGHOST"] ?? "") port=\(environment["PGPORT"] ?? "5432")
@@ -38,6 +48,20 @@ public struct ThrowawayPgBouncer: Sendable {
             throw CocoaError(.executableLoad, userInfo: [NSLocalizedDescriptionKey: "pgbouncer exited with \(status)"])
         }
         return ThrowawayPgBouncer(folder: folder, port: port)
+    }
+
+    /// Whether the pooler accepts a session within five seconds of its start.
+    private func answers() async -> Bool {
+        let deadline = ContinuousClock.now + .seconds(5)
+        while ContinuousClock.now < deadline {
+            if let connection = try? await Connection.connect(ConnectionOptions(connectionString(database: "postgres")))
+            {
+                await connection.close()
+                return true
+            }
+            try? await Task.sleep(for: .milliseconds(20))
+        }
+        return false
     }
 
     /// A connection string through the pooler to the test database `database`.

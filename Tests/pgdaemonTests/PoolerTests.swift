@@ -1,4 +1,6 @@
+import Cache
 import Foundation
+import Postgres
 import TestSupport
 import Testing
 
@@ -34,6 +36,30 @@ struct PoolerTests {
             #expect(daemon.output.contains("Took over the singleton."))
             #expect(!daemon.output.contains("transaction-pooling"))
             await daemon.cleanUp()
+            pooler.stop()
+        }
+    }
+
+    /// PgBouncer 1.18 in transaction mode moves each statement to any server session, where a statement prepared
+    /// on another one is unknown, or its name taken: the cache's prepared statements must fall back, not fail.
+    @Test func theCacheWorksThroughATransactionPooler() async throws {
+        try await withTestDatabase { database in
+            let pooler = try await ThrowawayPgBouncer.start(mode: "transaction")
+            let url = pooler.connectionString(database: database.name)
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for client in 0..<6 {
+                    group.addTask {
+                        let connection = try await Connection.connect(ConnectionOptions(url))
+                        let cache = Cache(connection: connection)
+                        for round in 0..<50 {
+                            try await cache.set(round, type: "Pooled", key: "client-\(client)")
+                            #expect(try await cache.get(Int.self, type: "Pooled", key: "client-\(client)") == round)
+                        }
+                        await connection.close()
+                    }
+                }
+                try await group.waitForAll()
+            }
             pooler.stop()
         }
     }
