@@ -39,7 +39,8 @@ public struct Cache: Sendable {
         try await connection.execute(
             """
             INSERT INTO cache_entry (type, key, value, expires_at, created_at)
-            VALUES (\(type), \(key), \(bytes), clock_timestamp() + \(ttl)::interval, clock_timestamp())
+            VALUES (\(type), \(key), \(bytes), clock_timestamp() + \(ttl.map(Self.microseconds))::bigint * interval '1 microsecond',
+                    clock_timestamp())
             ON CONFLICT (type, key) DO UPDATE
             SET value = excluded.value, expires_at = excluded.expires_at, created_at = excluded.created_at
             """, prepared: true)
@@ -47,8 +48,15 @@ public struct Cache: Sendable {
 
     /// The value under (type, key) decoded as `Value`, or nil when there is none or it has expired.
     public func get<Value: Decodable>(_ valueType: Value.Type, type: String, key: String) async throws -> Value? {
-        guard let entry = try await entry(type: type, key: key) else { return nil }
-        return try Self.decode(valueType, from: entry.value, type: type, key: key)
+        try Self.check(type: type, key: key)
+        // Only the value, in binary: the entry's timestamps and the hex text form would cost a read a tenth of its time.
+        let bytes = try await connection.queryBytes(
+            """
+            SELECT value FROM cache_entry
+            WHERE type = \(type) AND key = \(key) AND (expires_at IS NULL OR expires_at > clock_timestamp())
+            """, prepared: true)
+        guard let bytes else { return nil }
+        return try Self.decode(valueType, from: bytes, type: type, key: key)
     }
 
     /// The live entry under (type, key) with its bytes and times, or nil when there is none or it has expired.
@@ -90,6 +98,12 @@ public struct Cache: Sendable {
         } catch {
             throw CacheError("The cached value \(type)/\(key) does not decode as \(valueType): \(error).")
         }
+    }
+
+    /// A TTL as whole microseconds, the server's precision: bound as a number, it costs the server less than an
+    /// interval's text.
+    private static func microseconds(_ ttl: Duration) -> Int64 {
+        ttl.components.seconds * 1_000_000 + ttl.components.attoseconds / 1_000_000_000_000
     }
 
     /// Throws a `CacheError` saying what is wrong when `type` or `key` is empty or too long.

@@ -1,5 +1,5 @@
 import CLibPQ
-import Foundation
+public import Foundation
 import Synchronization
 
 /// One PostgreSQL session, owned by an actor whose jobs run on a thread of its own.
@@ -154,6 +154,18 @@ public actor Connection {
         }
     }
 
+    /// Runs a statement that selects one `bytea` column and returns the first row's value, or nil when there is no
+    /// row or the value is NULL. The value travels in binary: half the bytes of its text form, and no hex to decode.
+    /// `prepared` as for `query`.
+    public func queryBytes(_ sql: SQL, prepared: Bool = false) async throws -> Data? {
+        try Task.checkCancellation()
+        return try await withTaskCancellationHandler {
+            try runForBytes(sql, prepared: prepared && canPrepare)
+        } onCancel: { [canceller] in
+            canceller.cancel()
+        }
+    }
+
     /// Runs one statement and returns how many rows it inserted, updated or deleted; `prepared` as for `query`.
     @discardableResult
     public func execute(_ sql: SQL, prepared: Bool = false) async throws -> Int {
@@ -196,6 +208,32 @@ public actor Connection {
 
     /// Runs a statement on the connection's thread: binds parameters, waits for the result, copies it out.
     func run(_ sql: SQL, prepared: Bool = false) throws -> PostgresRows {
+        try send(sql, prepared: prepared, resultFormat: 0) { try consume($0, query: sql.text) }
+    }
+
+    /// Runs a statement on the connection's thread and returns its first row's bytea, received in binary.
+    func runForBytes(_ sql: SQL, prepared: Bool = false) throws -> Data? {
+        try send(sql, prepared: prepared, resultFormat: 1) { result in
+            guard let result, PQresultStatus(result) == PGRES_TUPLES_OK else {
+                _ = try consume(result, query: sql.text)
+                return nil
+            }
+            defer { PQclear(result) }
+            guard PQnfields(result) == 1, PQftype(result, 0) == PostgresType.bytea.oid else {
+                throw PostgresError(
+                    .decoding, message: "The statement must return one bytea column to be read as bytes.",
+                    query: sql.text)
+            }
+            guard PQntuples(result) > 0, PQgetisnull(result, 0, 0) == 0 else { return nil }
+            return Data(bytes: PQgetvalue(result, 0, 0), count: Int(PQgetlength(result, 0, 0)))
+        }
+    }
+
+    /// Binds `sql`'s values, sends it (prepared or not) asking for results in `resultFormat` (0 text, 1 binary), and
+    /// hands the result to `read`, which frees it.
+    private func send<Result>(
+        _ sql: SQL, prepared: Bool, resultFormat: Int32, _ read: (OpaquePointer?) throws -> Result
+    ) throws -> Result {
         let handle = try openHandle()
         var buffers: [UnsafeMutablePointer<CChar>?] = []
         defer { buffers.forEach { $0?.deallocate() } }
@@ -228,15 +266,15 @@ public actor Connection {
         }
         let values = buffers.map { UnsafePointer($0) }
         guard prepared else {
-            let result = PQexecParams(handle, sql.text, Int32(values.count), types, values, lengths, formats, 0)
-            return try consume(result, query: sql.text)
+            return try read(
+                PQexecParams(handle, sql.text, Int32(values.count), types, values, lengths, formats, resultFormat))
         }
         let key = sql.text + "\u{0}" + types.map(String.init).joined(separator: ",")
         for attempt in 1...2 {
             do {
                 let name = try preparedName(key, sql.text, types, handle)
-                let result = PQexecPrepared(handle, name, Int32(values.count), values, lengths, formats, 0)
-                return try consume(result, query: sql.text)
+                return try read(
+                    PQexecPrepared(handle, name, Int32(values.count), values, lengths, formats, resultFormat))
             } catch let error as PostgresError where error.sqlState == "26000" {
                 // The server does not know the statement: it was deallocated, or a pooler moved this connection to
                 // another server session. Prepare it again once; if it is gone again, stop preparing.
@@ -244,7 +282,7 @@ public actor Connection {
                 if attempt == 2 { canPrepare = false }
             }
         }
-        return try run(sql, prepared: false)
+        return try send(sql, prepared: false, resultFormat: resultFormat, read)
     }
 
     /// The name of the session's prepared statement for `key`, preparing it first when there is none.

@@ -22,12 +22,15 @@ struct TypicalValue: Codable {
     var updated: Date
     var tags: [String]
     var escalated: Bool
+    /// Text that makes the value larger, for measuring by size.
+    var body: String?
 
-    static func sample(_ id: Int) -> TypicalValue {
+    static func sample(_ id: Int, bodyLength: Int) -> TypicalValue {
         TypicalValue(
             id: id, title: "Printer on the third floor prints only blank pages #\(id)", state: "open",
             owner: "agent-\(id % 17)", queue: "Support::Hardware", updated: Date(timeIntervalSince1970: 1_795_000_000),
-            tags: ["printer", "hardware", "floor-3"], escalated: id % 5 == 0)
+            tags: ["printer", "hardware", "floor-3"], escalated: id % 5 == 0,
+            body: bodyLength > 0 ? String(repeating: "Lorem ipsum dolor sit amet. ", count: bodyLength / 28 + 1) : nil)
     }
 }
 
@@ -52,6 +55,8 @@ struct CacheRate: AsyncParsableCommand {
     @Option(help: "Distinct keys.") var keys = 10_000
     @Option(help: "bytea (the Cache API) or jsonb (the comparison table).") var storage = Storage.bytea
     @Flag(help: "Run each client's task on its connection's thread.") var pinned = false
+    @Option(help: "Characters of body text added to each value; default none (a value of about 220 bytes).")
+    var bodyLength = 0
 
     func run() async throws {
         let setup = try await Connection.connect(ConnectionOptions(applicationName: "pgdaemon-bench"))
@@ -67,7 +72,7 @@ struct CacheRate: AsyncParsableCommand {
                 """)
         }
         for id in 0..<keys {
-            try await Self.set(Cache(connection: setup), storage, key: id)
+            try await Self.set(Cache(connection: setup), storage, key: id, bodyLength: bodyLength)
         }
         await setup.close()
 
@@ -89,7 +94,7 @@ struct CacheRate: AsyncParsableCommand {
                                 guard try await Self.get(cache, storage, key: key) != nil else {
                                     throw ValidationError("key \(key) is missing")
                                 }
-                            case .set: try await Self.set(cache, storage, key: key)
+                            case .set: try await Self.set(cache, storage, key: key, bodyLength: bodyLength)
                             }
                             count += 1
                         }
@@ -111,8 +116,8 @@ struct CacheRate: AsyncParsableCommand {
         print(String(decoding: json, as: UTF8.self))
     }
 
-    private static func set(_ cache: Cache, _ storage: Storage, key: Int) async throws {
-        let value = TypicalValue.sample(key)
+    private static func set(_ cache: Cache, _ storage: Storage, key: Int, bodyLength: Int) async throws {
+        let value = TypicalValue.sample(key, bodyLength: bodyLength)
         switch storage {
         case .bytea: try await cache.set(value, type: "Bench", key: String(key), ttl: .seconds(3600))
         case .jsonb:
@@ -123,7 +128,7 @@ struct CacheRate: AsyncParsableCommand {
                 VALUES ('Bench', \(String(key)), \(json)::jsonb, clock_timestamp() + interval '1 hour', clock_timestamp())
                 ON CONFLICT (type, key) DO UPDATE
                 SET value = excluded.value, expires_at = excluded.expires_at, created_at = excluded.created_at
-                """)
+                """, prepared: true)
         }
     }
 
@@ -135,7 +140,7 @@ struct CacheRate: AsyncParsableCommand {
                 """
                 SELECT value::text AS value FROM cache_entry_jsonb
                 WHERE type = 'Bench' AND key = \(String(key)) AND (expires_at IS NULL OR expires_at > clock_timestamp())
-                """)
+                """, prepared: true)
             return try rows.first.map {
                 try JSONDecoder().decode(TypicalValue.self, from: Data(try $0.decode(String.self, "value").utf8))
             }

@@ -50,3 +50,29 @@ struct PreparedStatementTests {
         }
     }
 }
+
+@Suite("bytea received in binary", .timeLimit(.minutes(2)))
+struct BinaryBytesTests {
+    @Test func bytesRoundTripWithoutHexAndMissingRowsAreNil() async throws {
+        try await withTestConnection(migrated: false) { connection in
+            let bytes = Data((0..<100_000).map { UInt8(truncatingIfNeeded: $0 &* 7) })
+            let echo: SQL = "SELECT \(bytes)::bytea AS b"
+            for prepared in [false, true] {
+                let echoed = try await connection.queryBytes(echo, prepared: prepared)
+                let empty = try await connection.queryBytes("SELECT ''::bytea", prepared: prepared)
+                let null = try await connection.queryBytes("SELECT NULL::bytea", prepared: prepared)
+                let none = try await connection.queryBytes("SELECT ''::bytea WHERE false", prepared: prepared)
+                #expect(echoed == bytes)
+                #expect(empty == Data())
+                #expect(null == nil)
+                #expect(none == nil)
+            }
+            let wrong = await #expect(throws: PostgresError.self) { try await connection.queryBytes("SELECT 1") }
+            #expect(wrong?.message == "The statement must return one bytea column to be read as bytes.")
+            let failing = await #expect(throws: PostgresError.self) {
+                try await connection.queryBytes("SELECT decode('zz', 'hex')")
+            }
+            #expect(failing?.sqlState == "22023")
+        }
+    }
+}
