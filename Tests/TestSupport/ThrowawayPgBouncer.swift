@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 import Postgres
 
 /// A PgBouncer of a test's own in front of the test server, to test pgdaemon behind a connection pooler. Started
@@ -84,4 +84,13 @@ public struct ThrowawayPgBouncer: Sendable {
         ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].first { FileManager.default.isExecutableFile(atPath: $0) }
             ?? "pgbouncer"
     }
+}
+
+/// Runs `body` with a PgBouncer of its own in `mode`, stopped afterwards also when `body` throws.
+public func withPgBouncer<Value>(
+    mode: String, _ body: (ThrowawayPgBouncer) async throws -> Value
+) async throws -> Value {
+    let pooler = try await ThrowawayPgBouncer.start(mode: mode)
+    defer { pooler.stop() }
+    return try await body(pooler)
 }

@@ -53,4 +53,40 @@ struct DatabaseOutageTests {
         await daemon?.cleanUp()
         await server.remove()
     }
+
+    @Test func aStopDuringAnOutageEndsTheWaitsAtOnce() async throws {
+        let server = ThrowawayPostgres()
+        try await server.start()
+        var daemon: DaemonHarness?
+        do {
+            let url = try server.connectionString
+            let connection = try await Connection.connect(ConnectionOptions(url))
+            try await Migrator(connection: connection).migrate()
+            await connection.close()
+
+            // A singleton loses its lock with the server, so its process is replaced by one that cannot connect.
+            let harness = try await DaemonHarness(
+                connectionString: url, modules: "  TestDaemon: { cluster: singleton, sleep_post: 100ms }")
+            daemon = harness
+            try harness.start()
+            try await harness.waitForModule("TestDaemon")
+            try await server.stop()
+            try await waitUntil("a new process of the module waits to connect", timeout: .seconds(30)) {
+                harness.output.contains("Cannot connect to the database; retrying.")
+            }
+            harness.signal(SIGTERM)
+            #expect(try await harness.waitForExit() == 0)
+            #expect(harness.output.contains("Supervisor stopped."))
+            #expect(
+                !harness.output.contains("a second before shutdown_timeout"), "every wait ended at the stop request")
+            #expect(!harness.output.contains("shutdown_timeout reached"))
+        } catch {
+            print("daemon output:\n\(daemon?.output ?? "")")
+            await daemon?.cleanUp()
+            await server.remove()
+            throw error
+        }
+        await daemon?.cleanUp()
+        await server.remove()
+    }
 }

@@ -10,33 +10,33 @@ struct PoolerTests {
 
     @Test func aTransactionPoolerIsRefusedForSingletonsAndTheNodeLock() async throws {
         try await withTestDatabase { database in
-            let pooler = try await ThrowawayPgBouncer.start(mode: "transaction")
-            let daemon = try await DaemonHarness(
-                connectionString: pooler.connectionString(database: database.name), modules: modules)
-            try daemon.start()
-            try await waitUntil("the singleton is refused") {
-                daemon.output.contains(
-                    "error TestDaemon: Cannot run as the singleton. error=The lock connection of TestDaemon is not a real session"
-                )
+            try await withPgBouncer(mode: "transaction") { pooler in
+                let daemon = try await DaemonHarness(
+                    connectionString: pooler.connectionString(database: database.name), modules: modules)
+                try daemon.start()
+                try await waitUntil("the singleton is refused") {
+                    daemon.output.contains(
+                        "error TestDaemon: Cannot run as the singleton. error=The lock connection of TestDaemon is not a real session"
+                    )
+                }
+                #expect(daemon.output.contains("warning supervisor: A transaction-pooling proxy is in the way"))
+                #expect(!daemon.output.contains("Took over the singleton."))
+                await daemon.cleanUp()
             }
-            #expect(daemon.output.contains("warning supervisor: A transaction-pooling proxy is in the way"))
-            #expect(!daemon.output.contains("Took over the singleton."))
-            await daemon.cleanUp()
-            pooler.stop()
         }
     }
 
     @Test func aSessionPoolerRunsSingletons() async throws {
         try await withTestDatabase { database in
-            let pooler = try await ThrowawayPgBouncer.start(mode: "session")
-            let daemon = try await DaemonHarness(
-                connectionString: pooler.connectionString(database: database.name), modules: modules)
-            try daemon.start()
-            try await daemon.waitForModule("TestDaemon", iterations: 2)
-            #expect(daemon.output.contains("Took over the singleton."))
-            #expect(!daemon.output.contains("transaction-pooling"))
-            await daemon.cleanUp()
-            pooler.stop()
+            try await withPgBouncer(mode: "session") { pooler in
+                let daemon = try await DaemonHarness(
+                    connectionString: pooler.connectionString(database: database.name), modules: modules)
+                try daemon.start()
+                try await daemon.waitForModule("TestDaemon", iterations: 2)
+                #expect(daemon.output.contains("Took over the singleton."))
+                #expect(!daemon.output.contains("transaction-pooling"))
+                await daemon.cleanUp()
+            }
         }
     }
 
@@ -44,23 +44,23 @@ struct PoolerTests {
     /// on another one is unknown, or its name taken: the cache's prepared statements must fall back, not fail.
     @Test func theCacheWorksThroughATransactionPooler() async throws {
         try await withTestDatabase { database in
-            let pooler = try await ThrowawayPgBouncer.start(mode: "transaction")
-            let url = pooler.connectionString(database: database.name)
-            try await withThrowingTaskGroup(of: Void.self) { group in
-                for client in 0..<6 {
-                    group.addTask {
-                        let connection = try await Connection.connect(ConnectionOptions(url))
-                        let cache = Cache(connection: connection)
-                        for round in 0..<50 {
-                            try await cache.set(round, type: "Pooled", key: "client-\(client)")
-                            #expect(try await cache.get(Int.self, type: "Pooled", key: "client-\(client)") == round)
+            try await withPgBouncer(mode: "transaction") { pooler in
+                let url = pooler.connectionString(database: database.name)
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for client in 0..<6 {
+                        group.addTask {
+                            let connection = try await Connection.connect(ConnectionOptions(url))
+                            let cache = Cache(connection: connection)
+                            for round in 0..<50 {
+                                try await cache.set(round, type: "Pooled", key: "client-\(client)")
+                                #expect(try await cache.get(Int.self, type: "Pooled", key: "client-\(client)") == round)
+                            }
+                            await connection.close()
                         }
-                        await connection.close()
                     }
+                    try await group.waitForAll()
                 }
-                try await group.waitForAll()
             }
-            pooler.stop()
         }
     }
 }

@@ -76,6 +76,7 @@ struct ModuleRun: AsyncParsableCommand {
                     stop.request()
                     deadline = Task {
                         try await Task.sleep(for: grace)
+                        logger.warning("Still running a second before shutdown_timeout; cancelling the work.")
                         task.cancel()
                     }
                 }

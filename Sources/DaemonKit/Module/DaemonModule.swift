@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 
 /// A unit of daemon work, run by the supervisor in a process of its own: the seed's PreRun / Run / PostRun / Summary.
 ///

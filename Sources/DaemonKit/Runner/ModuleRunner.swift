@@ -79,7 +79,7 @@ public struct ModuleRunner: Sendable {
         return outcome
     }
 
-    /// Connects, retrying with a backoff while the database is unreachable, as PreRun would.
+    /// Connects, retrying with a backoff while the database is unreachable, as PreRun would; a stop ends the wait.
     private func connectWaiting() async throws -> Connection {
         var delay = Duration.seconds(1)
         while true {
@@ -87,7 +87,7 @@ public struct ModuleRunner: Sendable {
                 return try await Connection.connect(Self.connectionOptions(configuration, purpose: module.name))
             } catch let error as PostgresError {
                 logger.warning("Cannot connect to the database; retrying.", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: delay)
+                if try await stop.sleep(for: delay) { throw CancellationError() }
                 delay = min(delay * 2, .seconds(30))
             }
         }

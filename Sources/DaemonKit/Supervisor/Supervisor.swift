@@ -141,7 +141,13 @@ public actor Supervisor {
                     logger.warning("Heartbeat failed.", metadata: ["error": "\(error)"])
                 }
             case .shutdownDeadline:
-                for child in children.values {
+                let late = children.values.filter { $0.process != nil }
+                if !late.isEmpty {
+                    logger.warning(
+                        "shutdown_timeout reached; killing the modules still running.",
+                        metadata: ["modules": "\(late.map(\.entry.name).sorted())"])
+                }
+                for child in late {
                     if let pid = child.process?.pid { kill(pid, SIGKILL) }
                 }
             }

@@ -1,6 +1,6 @@
 public import DaemonKit
 import Foundation
-public import Postgres
+import Postgres
 
 /// Moves future tasks, retries included, into the queue when they are due. A singleton: it sleeps until the earliest
 /// execution time, and an earlier task announced on `pgdaemon_future_task` wakes it at once, so a task starts within
