@@ -6,7 +6,11 @@ import Testing
 
 @Suite("A database outage under a running daemon", .timeLimit(.minutes(3)))
 struct DatabaseOutageTests {
-    @Test func modulesWaitInPreRunWhileTheDatabaseIsDownAndResumeByThemselves() async throws {
+    /// Runs `body` with a migrated PostgreSQL of the test's own, which it may stop and start, and a daemon running
+    /// `modules` against it; prints the daemon's output when `body` throws, and removes both.
+    private func withOwnServer(
+        modules: String, _ body: (ThrowawayPostgres, String, DaemonHarness) async throws -> Void
+    ) async throws {
         let server = ThrowawayPostgres()
         try await server.start()
         var daemon: DaemonHarness?
@@ -15,10 +19,22 @@ struct DatabaseOutageTests {
             let connection = try await Connection.connect(ConnectionOptions(url))
             try await Migrator(connection: connection).migrate()
             await connection.close()
-
-            let harness = try await DaemonHarness(connectionString: url, modules: "  TestDaemon: { sleep_post: 100ms }")
+            let harness = try await DaemonHarness(connectionString: url, modules: modules)
             daemon = harness
             try harness.start()
+            try await body(server, url, harness)
+        } catch {
+            print("daemon output:\n\(daemon?.output ?? "")")
+            await daemon?.cleanUp()
+            await server.remove()
+            throw error
+        }
+        await daemon?.cleanUp()
+        await server.remove()
+    }
+
+    @Test func modulesWaitInPreRunWhileTheDatabaseIsDownAndResumeByThemselves() async throws {
+        try await withOwnServer(modules: "  TestDaemon: { sleep_post: 100ms }") { server, url, harness in
             let before = try await harness.waitForModule("TestDaemon", iterations: 2)
 
             try await server.stop()
@@ -44,31 +60,13 @@ struct DatabaseOutageTests {
             #expect(after.pid == before.pid, "the same process resumed, without a restart")
             #expect(after.restarts == 0)
             #expect(harness.process?.isRunning == true)
-        } catch {
-            print("daemon output:\n\(daemon?.output ?? "")")
-            await daemon?.cleanUp()
-            await server.remove()
-            throw error
         }
-        await daemon?.cleanUp()
-        await server.remove()
     }
 
     @Test func aStopDuringAnOutageEndsTheWaitsAtOnce() async throws {
-        let server = ThrowawayPostgres()
-        try await server.start()
-        var daemon: DaemonHarness?
-        do {
-            let url = try server.connectionString
-            let connection = try await Connection.connect(ConnectionOptions(url))
-            try await Migrator(connection: connection).migrate()
-            await connection.close()
-
-            // A singleton loses its lock with the server, so its process is replaced by one that cannot connect.
-            let harness = try await DaemonHarness(
-                connectionString: url, modules: "  TestDaemon: { cluster: singleton, sleep_post: 100ms }")
-            daemon = harness
-            try harness.start()
+        // A singleton loses its lock with the server, so its process is replaced by one that cannot connect.
+        try await withOwnServer(modules: "  TestDaemon: { cluster: singleton, sleep_post: 100ms }") {
+            server, _, harness in
             try await harness.waitForModule("TestDaemon")
             try await server.stop()
             try await waitUntil("a new process of the module waits to connect", timeout: .seconds(30)) {
@@ -80,13 +78,6 @@ struct DatabaseOutageTests {
             #expect(
                 !harness.output.contains("a second before shutdown_timeout"), "every wait ended at the stop request")
             #expect(!harness.output.contains("shutdown_timeout reached"))
-        } catch {
-            print("daemon output:\n\(daemon?.output ?? "")")
-            await daemon?.cleanUp()
-            await server.remove()
-            throw error
         }
-        await daemon?.cleanUp()
-        await server.remove()
     }
 }
