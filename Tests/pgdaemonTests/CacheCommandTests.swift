@@ -46,6 +46,41 @@ struct CacheCommandTests {
         }
     }
 
+    @Test func cacheLoggedMakesDbMigrateSwitchTheTable() async throws {
+        try await withTestDatabase { database in
+            let folder = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString)")
+            try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
+            defer { try? FileManager.default.removeItem(at: folder) }
+            let file = folder.appending(path: "pgdaemon.yaml").path
+            let environment = ["PGDAEMON_DATABASE_URL": database.connectionString]
+            func migrate(logged: Bool) async throws -> PGDaemonProcess.Outcome {
+                try "cache: { logged: \(logged) }\n".write(toFile: file, atomically: true, encoding: .utf8)
+                return try await PGDaemonProcess.run(["db", "migrate", "--config", file], environment: environment)
+            }
+            let connection = try await database.connect()
+            func persistence() async throws -> String {
+                try await connection.query(
+                    "SELECT relpersistence::text AS p FROM pg_class WHERE oid = 'cache_entry'::regclass"
+                )[0].decode(String.self, "p")
+            }
+            #expect(try await persistence() == "u", "unlogged by default")
+            try await connection.execute(
+                "INSERT INTO cache_entry (type, key, value) VALUES ('T', 'k', convert_to('\"kept\"', 'UTF8'))")
+            let logged = try await migrate(logged: true)
+            #expect(logged.stdout.hasSuffix("cache_entry is now logged, as cache.logged says.\n"), "\(logged.stderr)")
+            #expect(try await persistence() == "p")
+            #expect(
+                try await migrate(logged: true).stdout.hasPrefix("The database is up to date ("), "nothing to switch")
+            #expect(
+                try await migrate(logged: false).stdout.hasSuffix(
+                    "cache_entry is now unlogged, as cache.logged says.\n"))
+            #expect(try await persistence() == "u")
+            let value = try await connection.query("SELECT count(*) AS n FROM cache_entry")[0].decode(Int.self, "n")
+            #expect(value == 1, "switching keeps the entries")
+            await connection.close()
+        }
+    }
+
     @Test func anExpiredEntryIsMissing() async throws {
         try await withTestDatabase { database in
             let environment = ["PGDAEMON_DATABASE_URL": database.connectionString]
