@@ -71,20 +71,27 @@ public final class SchedulerTaskWorker: DaemonModule {
             var tokens: [String: Int] = [:]
             var waiting = false
             var flushScheduled = false
+            var flushDue = false
             var lastHeartbeat = ContinuousClock.now
-            func flush() async throws {
-                guard !finished.isEmpty else { return }
-                try await record(finished)
-                for outcome in finished {
+            /// Forgets the tokens of recorded outcomes: a token is heartbeated while any of its tasks runs.
+            func forget(_ recorded: [TaskOutcome]) {
+                for outcome in recorded {
                     tokens[outcome.token, default: 1] -= 1
                     if tokens[outcome.token] == 0 { tokens[outcome.token] = nil }
                 }
+            }
+            func flush() async throws {
+                guard !finished.isEmpty else { return }
+                try await record(finished)
+                forget(finished)
                 finished = []
             }
             while true {
                 // Outcomes are recorded in batches: when nothing runs any more, when a batch's worth has finished,
-                // or at the latest `flushDelay` after the first of them.
-                let flushNow = running == 0 || finished.count >= maxWorkers || context.stop.isRequested
+                // or at the latest `flushDelay` after the first of them; together with the next claim, when there
+                // is room for more tasks.
+                let stopping = context.stop.isRequested || Task.isCancelled
+                let flushNow = running == 0 || finished.count >= maxWorkers || flushDue || stopping
                 if !finished.isEmpty && !flushNow && !flushScheduled {
                     flushScheduled = true
                     group.addTask {
@@ -92,12 +99,18 @@ public final class SchedulerTaskWorker: DaemonModule {
                         return .flush
                     }
                 }
-                if flushNow { try await flush() }
-                let stopping = context.stop.isRequested || Task.isCancelled
-                if stopping && running == 0 { return .proceed }
-                if !stopping && running < maxWorkers && finished.isEmpty {
+                if flushNow { flushDue = false }
+                if stopping {
+                    try await flush()
+                    if running == 0 { return .proceed }
+                } else if running < maxWorkers && (flushNow || finished.isEmpty) {
+                    // Finished tasks freed their slots (running + finished never exceeds max_workers), so a due
+                    // flush always has room to claim with.
                     let token = "\(context.node)/\(getpid())/\(UUID().uuidString.prefix(8))"
-                    for task in try await store.claim(limit: maxWorkers - running, token: token) {
+                    let claimed = try await store.claim(limit: maxWorkers - running, token: token, recording: finished)
+                    forget(finished)
+                    finished = []
+                    for task in claimed {
                         running += 1
                         tokens[token, default: 0] += 1
                         group.addTask { [runner] in .finished(await runner.execute(task)) }
@@ -120,7 +133,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                     finished.append(outcome)
                 case .flush:
                     flushScheduled = false
-                    try await flush()
+                    flushDue = true
                 case .woken(let notified):
                     waiting = false
                     if !notified && running == 0 && finished.isEmpty { return .proceed }

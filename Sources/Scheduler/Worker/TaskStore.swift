@@ -8,11 +8,11 @@ struct TaskStore: Sendable {
     let connection: Connection
     let node: String
 
-    /// Claims up to `limit` ready tasks, lowest priority value first, then oldest, skipping rows other workers are
-    /// claiming at the same moment.
-    func claim(limit: Int, token: String) async throws -> [ClaimedTask] {
-        try await connection.query(
-            """
+    /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
+    /// oldest, skipping rows other workers are claiming at the same moment. One statement and one round trip for
+    /// both, so a busy worker pays one per batch.
+    func claim(limit: Int, token: String, recording outcomes: [TaskOutcome] = []) async throws -> [ClaimedTask] {
+        let claim: SQL = """
             UPDATE scheduler_task AS t
             SET lock_key = \(token), lock_node = \(node), lock_time = now(), lock_update_time = now(),
                 attempts = t.attempts + 1
@@ -21,7 +21,10 @@ struct TaskStore: Sendable {
             WHERE t.id = ready.id
             RETURNING t.id, t.name, t.task_type, t.task_data::text AS data, t.attempts, t.max_attempts
             """
-        ).map { row in
+        let statement: SQL =
+            outcomes.isEmpty
+            ? claim : "WITH \(try Self.recording(outcomes)), claimed AS (\(claim)) SELECT * FROM claimed"
+        return try await connection.query(statement, prepared: true).map { row in
             ClaimedTask(
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
                 type: try row.decode(String.self, "task_type"), dataJSON: try row.decode(String.self, "data"),
@@ -42,39 +45,49 @@ struct TaskStore: Sendable {
 
     /// Records finished attempts in one statement: each task leaves the queue only if it still carries its claim
     /// token (a task rescued and claimed again meanwhile is not completed twice), gets its history row, and comes
-    /// back as a future task when it is to be retried.
+    /// back as a future task when it is to be retried. Released tasks go back to ready.
     func finish(_ outcomes: [TaskOutcome]) async throws {
         let finished = outcomes.filter { $0.status != .released }
         if !finished.isEmpty {
-            try await connection.execute(
-                """
-                WITH results AS (
-                    SELECT * FROM jsonb_to_recordset(\(try PostgresJSON(finished))::jsonb)
-                        AS r(id bigint, token text, status text, error text, output text, retry_at float8,
-                             started_at float8, finished_at float8)
-                ), finished AS (
-                    DELETE FROM scheduler_task AS t USING results AS r
-                    WHERE t.id = r.id AND t.lock_key = r.token
-                    RETURNING t.*, r.status AS result, r.error AS result_error, r.output AS result_output, r.retry_at,
-                              r.started_at AS run_started, r.finished_at AS run_finished
-                ), retried AS (
-                    INSERT INTO scheduler_future_task (id, name, task_type, task_data, priority, attempts,
-                                                       max_attempts, unique_key, create_time, scheduled_for,
-                                                       last_error, execution_time)
-                    SELECT id, name, task_type, task_data, priority, attempts, max_attempts, unique_key, create_time,
-                           scheduled_for, result_error, to_timestamp(retry_at)
-                    FROM finished WHERE result = 'retried'
-                )
+            try await connection.execute("WITH \(try Self.recording(finished)) SELECT 1", prepared: true)
+        }
+        let released = outcomes.filter { $0.status == .released }
+        if !released.isEmpty { try await release(released) }
+    }
+
+    /// The common table expressions that record finished (not released) outcomes, for `finish` and `claim`.
+    private static func recording(_ outcomes: [TaskOutcome]) throws -> SQL {
+        // Without retries the statement leaves out their insert, whose trigger would run for nothing.
+        let retries: SQL =
+            outcomes.contains { $0.status == .retried }
+            ? """
+            , retried AS (
+                INSERT INTO scheduler_future_task (id, name, task_type, task_data, priority, attempts, max_attempts,
+                                                   unique_key, create_time, scheduled_for, last_error, execution_time)
+                SELECT id, name, task_type, task_data, priority, attempts, max_attempts, unique_key, create_time,
+                       scheduled_for, result_error, to_timestamp(retry_at)
+                FROM finished WHERE result = 'retried'
+            )
+            """ : ""
+        return """
+            results AS (
+                SELECT * FROM jsonb_to_recordset(\(try PostgresJSON(outcomes))::jsonb)
+                    AS r(id bigint, token text, status text, error text, output text, retry_at float8,
+                         started_at float8, finished_at float8)
+            ), finished AS (
+                DELETE FROM scheduler_task AS t USING results AS r
+                WHERE t.id = r.id AND t.lock_key = r.token
+                RETURNING t.*, r.status AS result, r.error AS result_error, r.output AS result_output, r.retry_at,
+                          r.started_at AS run_started, r.finished_at AS run_finished
+            )\(retries), recorded AS (
                 INSERT INTO scheduler_task_history (task_id, name, task_type, node, create_time, scheduled_for,
                                                     started_at, finished_at, status, attempts, error, task_data,
                                                     output)
                 SELECT id, name, task_type, lock_node, create_time, scheduled_for, to_timestamp(run_started),
                        to_timestamp(run_finished), result, attempts, result_error, task_data, result_output
                 FROM finished
-                """)
-        }
-        let released = outcomes.filter { $0.status == .released }
-        if !released.isEmpty { try await release(released) }
+            )
+            """
     }
 
     /// Puts tasks back in the queue, not counting the attempt, and wakes the workers for them.
