@@ -10,14 +10,15 @@ struct TaskStore: Sendable {
 
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
     /// oldest, skipping rows other workers are claiming at the same moment. One statement and one round trip for
-    /// both, so a busy worker pays one per batch.
+    /// both, so a busy worker pays one per batch. The limit is part of the prepared statement's text: a bound limit
+    /// would let the server's generic plan assume a large one and sort the whole queue for every claim.
     func claim(limit: Int, token: String, recording outcomes: [TaskOutcome] = []) async throws -> [ClaimedTask] {
         let claim: SQL = """
             UPDATE scheduler_task AS t
             SET lock_key = \(token), lock_node = \(node), lock_time = now(), lock_update_time = now(),
                 attempts = t.attempts + 1
-            FROM (SELECT id FROM scheduler_task WHERE lock_key IS NULL ORDER BY priority, id LIMIT \(limit)
-                  FOR UPDATE SKIP LOCKED) AS ready
+            FROM (SELECT id FROM scheduler_task WHERE lock_key IS NULL ORDER BY priority, id
+                  LIMIT \(unsafeSQL: String(limit)) FOR UPDATE SKIP LOCKED) AS ready
             WHERE t.id = ready.id
             RETURNING t.id, t.name, t.task_type, t.task_data::text AS data, t.attempts, t.max_attempts
             """

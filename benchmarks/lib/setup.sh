@@ -1,0 +1,38 @@
+# Sourced by the benchmark scripts: `bench_start PRODUCT…` makes a work folder that is removed on exit, builds the
+# products in release mode (Swift runtime linked statically, as deployments should be), starts a throwaway
+# PostgreSQL in the folder and exports its PG* variables. Sets `root`, `work` and `bin` (the folder of the binaries).
+# Processes whose pids a script adds to `bench_pids` are stopped on exit too.
+# shellcheck shell=bash
+
+bench_pids=()
+
+bench_start() {
+    root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
+    cd -- "$root" || exit 1
+    work=$(mktemp -d /tmp/pgdaemon-bench.XXXXXX)
+    chmod 755 "$work"  # the postgres user runs the server inside it
+    trap bench_cleanup EXIT
+    echo "==> swift build -c release --static-swift-stdlib" >&2
+    local product
+    for product in "$@"; do
+        swift build -c release --static-swift-stdlib --product "$product" >/dev/null
+    done
+    # shellcheck disable=SC2034  # for the sourcing script
+    bin=$(swift build -c release --static-swift-stdlib --show-bin-path)
+    scripts/pg-local start "$work/pg" >/dev/null 2>&1
+    set -a
+    # shellcheck source=/dev/null
+    . "$work/pg/env"
+    set +a
+}
+
+# Called by the EXIT trap.
+# shellcheck disable=SC2317
+bench_cleanup() {
+    local pid
+    for pid in "${bench_pids[@]}"; do
+        if kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
+    done
+    scripts/pg-local stop "$work/pg" --remove >/dev/null 2>&1 || true
+    rm -rf -- "$work"
+}
