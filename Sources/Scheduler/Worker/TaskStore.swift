@@ -77,7 +77,7 @@ struct TaskStore: Sendable {
                          started_at float8, finished_at float8)
             ), finished AS (
                 DELETE FROM scheduler_task AS t USING results AS r
-                WHERE t.id = r.id AND t.lock_key = r.token
+                WHERE t.id = ANY(\(Self.idArray(outcomes))::bigint[]) AND t.id = r.id AND t.lock_key = r.token
                 RETURNING t.*, r.status AS result, r.error AS result_error, r.output AS result_output, r.retry_at,
                           r.started_at AS run_started, r.finished_at AS run_finished
             )\(retries), recorded AS (
@@ -91,6 +91,13 @@ struct TaskStore: Sendable {
             """
     }
 
+    /// The outcomes' task ids as an array literal. Statements look their rows up by `id = ANY(…)` as well as by
+    /// joining the outcomes: the planner knows nothing of a JSON record set's size, and the cached generic plan of a
+    /// prepared statement once chose to scan the whole queue for every batch (5× slower at 20,000 tasks).
+    private static func idArray(_ outcomes: [TaskOutcome]) -> String {
+        "{" + outcomes.map { String($0.id) }.joined(separator: ",") + "}"
+    }
+
     /// Puts tasks back in the queue, not counting the attempt, and wakes the workers for them.
     func release(_ outcomes: [TaskOutcome]) async throws {
         try await connection.transaction { connection in
@@ -100,7 +107,7 @@ struct TaskStore: Sendable {
                 SET lock_key = NULL, lock_node = NULL, lock_time = NULL, lock_update_time = NULL,
                     attempts = greatest(t.attempts - 1, 0)
                 FROM jsonb_to_recordset(\(try PostgresJSON(outcomes))::jsonb) AS r(id bigint, token text)
-                WHERE t.id = r.id AND t.lock_key = r.token
+                WHERE t.id = ANY(\(Self.idArray(outcomes))::bigint[]) AND t.id = r.id AND t.lock_key = r.token
                 """)
             try await connection.execute("SELECT pg_notify('pgdaemon_task', '')")
         }
