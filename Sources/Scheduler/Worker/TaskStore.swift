@@ -34,13 +34,15 @@ struct TaskStore: Sendable {
         }
     }
 
-    /// Extends the locks of running tasks, so the rescuer leaves them alone.
+    /// Extends the locks of running tasks, so the rescuer leaves them alone. `lock_key IS NOT NULL` lets the server
+    /// read only the running tasks (the partial index `scheduler_task_running_idx`), not the whole queue.
     func heartbeat(tokens: Set<String>) async throws {
         guard !tokens.isEmpty else { return }
         try await connection.execute(
             """
             UPDATE scheduler_task SET lock_update_time = now()
-            WHERE lock_key IN (SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(tokens)))::jsonb))
+            WHERE lock_key IS NOT NULL
+              AND lock_key = ANY(ARRAY(SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(tokens)))::jsonb)))
             """)
     }
 
