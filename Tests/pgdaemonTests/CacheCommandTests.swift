@@ -178,12 +178,15 @@ struct CacheCommandTests {
                 try $0.decode(String.self, "key")
             }
             #expect(keys == (1...5).map { "page-\($0)" })
-            let output = try await connection.query(
+            let first = try await connection.query(
                 """
-                SELECT output FROM scheduler_task_history WHERE task_type = 'CacheCleanup' AND status = 'done'
+                SELECT task_id, output FROM scheduler_task_history WHERE task_type = 'CacheCleanup' AND status = 'done'
                 ORDER BY id LIMIT 1
-                """)[0].decode(String.self, "output")
-            #expect(output == "Removed 30 expired and 15 over-limit cache entries.\n")
+                """)[0]
+            #expect(try first.decode(String.self, "output") == "Removed 30 expired and 15 over-limit cache entries.\n")
+            let shown = try await node.command(["task", "show", String(try first.decode(Int64.self, "task_id"))])
+            #expect(
+                shown.stdout.hasSuffix("  | Removed 30 expired and 15 over-limit cache entries.\n"), "\(shown.stdout)")
             await node.cleanUp()
             await connection.close()
         }

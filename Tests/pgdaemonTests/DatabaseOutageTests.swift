@@ -64,11 +64,16 @@ struct DatabaseOutageTests {
     }
 
     @Test func aStopDuringAnOutageEndsTheWaitsAtOnce() async throws {
-        // A singleton loses its lock with the server, so its process is replaced by one that cannot connect.
-        try await withOwnServer(modules: "  TestDaemon: { cluster: singleton, sleep_post: 100ms }") {
-            server, _, harness in
+        try await withOwnServer(modules: "  TestDaemon: { sleep_post: 100ms }") { server, _, harness in
             try await harness.waitForModule("TestDaemon")
             try await server.stop()
+            try await waitUntil("the module waits for the database", timeout: .seconds(30)) {
+                harness.output.contains("The database does not answer; waiting for it.")
+            }
+            // A process started during the outage waits to connect instead: kill the module's so that the
+            // supervisor starts another.
+            let supervisor = try #require(harness.process?.pid)
+            for child in childProcesses(of: supervisor) { kill(child, SIGKILL) }
             try await waitUntil("a new process of the module waits to connect", timeout: .seconds(30)) {
                 harness.output.contains("Cannot connect to the database; retrying.")
             }

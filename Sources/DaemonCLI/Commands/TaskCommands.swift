@@ -183,7 +183,9 @@ struct TaskCommand: AsyncParsableCommand {
                 print(
                     "  \(attempt.finishedAt.formatted(.iso8601))  \(attempt.status)  attempt \(attempt.attempts)"
                         + (attempt.node.map { "  on \($0)" } ?? "") + (attempt.error.map { "  \($0)" } ?? ""))
-                if let output = attempt.output, !output.isEmpty {
+                // The output's own last line break ends its last line; it does not start an empty one.
+                if let output = attempt.output.map({ $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }), !output.isEmpty
+                {
                     print(
                         output.split(separator: "\n", omittingEmptySubsequences: false).map { "    | \($0)" }.joined(
                             separator: "\n"))
