@@ -31,7 +31,7 @@ struct CommandRun {
         }
         let killer = Killer(pid: process.pid)
         let timer = Task {
-            try await Task.sleep(for: timeout)
+            try await CoarseTimer.shared.sleep(until: .now + timeout)
             killer.kill(timedOut: true)
         }
         let code = await withTaskCancellationHandler {

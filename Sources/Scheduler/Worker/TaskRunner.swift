@@ -42,7 +42,7 @@ struct TaskRunner: Sendable {
                     return true
                 }
                 group.addTask {
-                    try await Task.sleep(for: timeout)
+                    try await CoarseTimer.shared.sleep(until: .now + timeout)
                     return false
                 }
                 defer { group.cancelAll() }
