@@ -1,10 +1,9 @@
 # Sourced by the benchmark scripts: `bench_start PRODUCT…` makes a work folder that is removed on exit, builds the
 # products in release mode (Swift runtime linked statically, as deployments should be), starts a throwaway
 # PostgreSQL in the folder and exports its PG* variables. Sets `root`, `work` and `bin` (the folder of the binaries).
-# Processes whose pids a script adds to `bench_pids` are stopped on exit too.
+# On exit it first calls the script's `bench_stop`, when the script defines one, to stop the processes it still runs
+# (by the pids it started them with: never by name).
 # shellcheck shell=bash
-
-bench_pids=()
 
 bench_start() {
     root=$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -29,10 +28,7 @@ bench_start() {
 # Called by the EXIT trap.
 # shellcheck disable=SC2317
 bench_cleanup() {
-    local pid
-    for pid in "${bench_pids[@]}"; do
-        if kill "$pid" 2>/dev/null; then wait "$pid" 2>/dev/null || true; fi
-    done
+    if declare -F bench_stop >/dev/null; then bench_stop; fi
     scripts/pg-local stop "$work/pg" --remove >/dev/null 2>&1 || true
     rm -rf -- "$work"
 }
