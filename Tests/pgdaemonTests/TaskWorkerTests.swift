@@ -166,7 +166,11 @@ struct RescueTests {
             try await waitUntil("the task runs") {
                 try await connection.query("SELECT 1 FROM scheduler_task WHERE lock_key IS NOT NULL").count == 1
             }
-            let worker = try #require(try await daemon.modules()["SchedulerTaskWorker"]?.pid)
+            // The claim token is NODE/PID/…: kill exactly the process that runs the task.
+            let token = try await connection.query("SELECT lock_key FROM scheduler_task")[0].decode(
+                String.self, "lock_key")
+            let worker = try #require(Int32(token.split(separator: "/").dropLast().last ?? ""))
+            #expect(processIsAlive(worker))
             kill(worker, SIGKILL)
             try await waitUntil("the task is done", timeout: .seconds(30)) {
                 try await connection.query("SELECT 1 FROM scheduler_task_history WHERE status = 'done'").count == 1
