@@ -151,20 +151,28 @@ struct TaskWorkerTests {
 struct RescueTests {
     @Test func aTaskWhoseWorkerIsKilledMidwayIsRescuedAndDone() async throws {
         try await withTestDatabase { database in
+            // The first attempt leaves a mark and runs for a long time, so the kill lands while it runs however
+            // loaded the machine is; an attempt that finds the mark ends at once.
+            let mark = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-rescue-\(UUID().uuidString)")
+                .path
+            defer { try? FileManager.default.removeItem(atPath: mark) }
             let daemon = try await DaemonHarness(
                 connectionString: database.connectionString,
                 modules: """
                       SchedulerTaskWorker: {}
                       SchedulerFutureTaskManager: {}
                       SchedulerTaskRescuer: { lock_timeout: 3s, sleep_post: 200ms }
+                    commands:
+                      once-slow: { argv: [/bin/sh, -c, "test -e \(mark) && exit 0; touch \(mark); sleep 20"] }
                     """)
             try daemon.start()
             let connection = try await database.connect()
-            // Long enough that the kill lands while it runs, even on a loaded machine.
-            let id = try await connection.query(#"SELECT scheduler_task_add('Sleep', '{"seconds": 3}') AS id"#)[0]
-                .decode(Int64.self, "id")
+            let id = try await connection.query(
+                #"SELECT scheduler_task_add('Command', '{"command": "once-slow"}') AS id"#
+            )[0].decode(Int64.self, "id")
             try await waitUntil("the task runs") {
                 try await connection.query("SELECT 1 FROM scheduler_task WHERE lock_key IS NOT NULL").count == 1
+                    && FileManager.default.fileExists(atPath: mark)
             }
             // The claim token is NODE/PID/…: kill exactly the process that runs the task.
             let token = try await connection.query("SELECT lock_key FROM scheduler_task")[0].decode(
