@@ -54,10 +54,7 @@ public struct Cache: Sendable {
         try Self.check(type: type, key: key)
         // Only the value, in binary: the entry's timestamps and the hex text form would cost a read a tenth of its time.
         let bytes = try await connection.queryBytes(
-            """
-            SELECT value FROM cache_entry
-            WHERE type = \(type) AND key = \(key) AND (expires_at IS NULL OR expires_at > clock_timestamp())
-            """, prepared: true)
+            "SELECT value FROM cache_entry WHERE \(Self.live(type, key))", prepared: true)
         guard let bytes else { return nil }
         return try Self.decode(valueType, from: bytes, type: type, key: key)
     }
@@ -66,10 +63,7 @@ public struct Cache: Sendable {
     public func entry(type: String, key: String) async throws -> CacheEntry? {
         try Self.check(type: type, key: key)
         return try await connection.query(
-            """
-            SELECT value, expires_at, created_at FROM cache_entry
-            WHERE type = \(type) AND key = \(key) AND (expires_at IS NULL OR expires_at > clock_timestamp())
-            """, prepared: true
+            "SELECT value, expires_at, created_at FROM cache_entry WHERE \(Self.live(type, key))", prepared: true
         ).first.map { row in
             CacheEntry(
                 type: type, key: key, value: try row.decode(Data.self, "value"),
@@ -83,6 +77,11 @@ public struct Cache: Sendable {
         try Self.check(type: type, key: key)
         return try await connection.execute(
             "DELETE FROM cache_entry WHERE type = \(type) AND key = \(key)", prepared: true) > 0
+    }
+
+    /// The condition for the entry under (type, key) that has not expired by the database's clock.
+    private static func live(_ type: String, _ key: String) -> SQL {
+        "type = \(type) AND key = \(key) AND (expires_at IS NULL OR expires_at > clock_timestamp())"
     }
 
     static func encode(_ value: some Encodable) throws -> Data {

@@ -147,6 +147,9 @@ public actor Connection {
     @discardableResult
     public func query(_ sql: SQL, prepared: Bool = false) async throws -> PostgresRows {
         try Task.checkCancellation()
+        // Each public method wraps its libpq call here, inline: a shared generic helper taking the call as a closure
+        // was tried, and ran the call on the cooperative pool instead of this connection's thread, where a few
+        // blocking waits stalled every task of the process.
         return try await withTaskCancellationHandler {
             try run(sql, prepared: prepared && canPrepare)
         } onCancel: { [canceller] in
