@@ -6,14 +6,16 @@ import Testing
 
 @Suite("Cache cleanup and size bounds", .timeLimit(.minutes(2)))
 struct CacheCleanupTests {
-    /// Writes `count` entries of `type`, the i-th `i` seconds old, with `bytes` bytes each, expired when asked.
+    /// Writes `count` entries of `type`, keyed `prefix` + i, the i-th `i` seconds old, with `bytes` bytes each, expired
+    /// when asked.
     private func fill(
-        _ connection: Connection, type: String, count: Int, bytes: Int = 10, expired: Bool = false
+        _ connection: Connection, type: String, count: Int, prefix: String = "key-", bytes: Int = 10,
+        expired: Bool = false
     ) async throws {
         try await connection.execute(
             """
             INSERT INTO cache_entry (type, key, value, created_at, expires_at)
-            SELECT \(type), 'key-' || i, convert_to(repeat('x', \(bytes)), 'UTF8'), now() - i * interval '1 second',
+            SELECT \(type), \(prefix)::text || i, convert_to(repeat('x', \(bytes)), 'UTF8'), now() - i * interval '1 second',
                    CASE WHEN \(expired) THEN now() - interval '1 second' ELSE now() + interval '1 hour' END
             FROM generate_series(1, \(count)) AS i
             """)
@@ -27,8 +29,7 @@ struct CacheCleanupTests {
     @Test func expiredCleanupLeavesFreshEntriesAndOtherTypesAlone() async throws {
         try await withTestConnection { connection in
             let cache = Cache(connection: connection)
-            try await fill(connection, type: "A", count: 2500, expired: true)
-            try await connection.execute("UPDATE cache_entry SET key = 'old-' || key WHERE type = 'A'")
+            try await fill(connection, type: "A", count: 2500, prefix: "old-key-", expired: true)
             try await fill(connection, type: "A", count: 3)
             try await fill(connection, type: "B", count: 4, expired: true)
             #expect(try await cache.cleanUpExpired(type: "A") == 2500, "in batches of \(Cache.cleanupBatchSize)")
@@ -76,8 +77,7 @@ struct CacheCleanupTests {
     @Test func aSweepRemovesExpiredEntriesFirstThenWhatIsOverTheLimit() async throws {
         try await withTestConnection { connection in
             let cache = Cache(connection: connection)
-            try await fill(connection, type: "A", count: 5, expired: true)
-            try await connection.execute("UPDATE cache_entry SET key = 'old-' || key")
+            try await fill(connection, type: "A", count: 5, prefix: "old-key-", expired: true)
             try await fill(connection, type: "A", count: 8)
             try await fill(connection, type: "B", count: 8)
             let limits = ["A": CacheLimit(maxEntries: 6), "B": CacheLimit(maxEntries: 100)]
