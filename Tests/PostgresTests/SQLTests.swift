@@ -10,6 +10,14 @@ struct SQLTests {
         #expect(statement.binds == [.text("3.5"), .text("1"), .text("x"), .text("true")])
     }
 
+    @Test func renumberingKeepsEverythingButPlaceholders() {
+        let binds = (1...12).map { PostgresBind.text(String($0)) }
+        let fragment = SQL(unsafeSQL: "é = $12 AND $$x$$ = '€$' AND f($1)$", binds: binds)
+        let statement: SQL = "SELECT \(0) \(fragment) -- ü"
+        #expect(statement.text == "SELECT $1 é = $13 AND $$x$$ = '€$' AND f($2)$ -- ü")
+        #expect(statement.binds.count == 13)
+    }
+
     @Test func identifiersAreQuoted() {
         let statement: SQL = "LISTEN \(identifier: "we\"ird; DROP")"
         #expect(statement.text == "LISTEN \"we\"\"ird; DROP\"")

@@ -17,6 +17,10 @@ import Synchronization
 ///
 /// A thrown error fails this attempt: the task comes back after a backoff until `max_attempts`, or at once as failed
 /// for a `PermanentTaskFailure`. Execution is at least once, so a handler should be idempotent.
+///
+/// `run` starts on the task worker's connection thread, which also claims and records tasks (no thread hop per task).
+/// Awaiting is free there; a handler that computes or blocks for long moves that part off the thread, with
+/// `withTaskExecutorPreference(globalConcurrentExecutor) { … }`, so the worker keeps claiming meanwhile.
 public protocol TaskHandler: Sendable {
     associatedtype Payload: Decodable & Sendable
     /// The `task_type` it runs.
