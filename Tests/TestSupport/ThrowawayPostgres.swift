@@ -14,8 +14,24 @@ public struct ThrowawayPostgres: Sendable {
         folder = "/tmp/pgdaemon-outage-\(UUID().uuidString.prefix(8))"
     }
 
-    /// The connection string of its `postgres` database, from the `env` file `pg-local` writes.
+    /// The connection string of its `postgres` database, over the Unix socket, from the `env` file `pg-local` writes.
     public var connectionString: String {
+        get throws {
+            let values = try environment
+            return "host=\(values["PGHOST"] ?? "") port=\(values["PGPORT"] ?? "") user=postgres dbname=postgres"
+        }
+    }
+
+    /// The TCP port it listens on (on 127.0.0.1).
+    public var port: String {
+        get throws { try environment["PGPORT"] ?? "" }
+    }
+
+    /// The data folder: `postgresql.conf`, `pg_hba.conf`.
+    public var dataFolder: String { "\(folder)/data" }
+
+    /// The `KEY=VALUE` lines of the `env` file.
+    private var environment: [String: String] {
         get throws {
             let text = try String(contentsOfFile: "\(folder)/env", encoding: .utf8)
             var values: [String: String] = [:]
@@ -23,7 +39,7 @@ public struct ThrowawayPostgres: Sendable {
                 let parts = line.split(separator: "=", maxSplits: 1).map(String.init)
                 if parts.count == 2 { values[parts[0]] = parts[1] }
             }
-            return "host=\(values["PGHOST"] ?? "") port=\(values["PGPORT"] ?? "") user=postgres dbname=postgres"
+            return values
         }
     }
 
