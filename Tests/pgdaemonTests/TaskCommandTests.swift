@@ -51,7 +51,7 @@ struct TaskCommandTests {
         (["--type", "Noop", "--at", "tomorrow"], "--at tomorrow is not an ISO 8601 time"),
         (["--type", "Noop", "--in", "soon"], "--in soon is not a duration"),
         (["--type", "Noop", "--priority", "high"], "The value 'high' is invalid for '--priority <priority>'"),
-        (["--type", "Noop", "--max-attempts", "0"], "--max-attempts must be at least 1"),
+        (["--type", "Noop", "--max-attempts", "0"], "--max-attempts must be between 1 and 2147483647"),
         (["--type", ""], "--type must not be empty"),
     ])
     func badInputIsRefusedWithExitTwoAndWritesNothing(arguments: [String], message: String) async throws {

@@ -41,8 +41,9 @@ struct Summary: AsyncParsableCommand {
 
     /// A table the way the seed's console printed it: the header, then columns cut or padded to their widths.
     static func render(_ table: SummaryTable) -> String {
-        func cell(_ text: String, _ width: Int) -> String {
-            text.count > width ? String(text.prefix(max(width - 1, 0))) + "…" : text.padding(toLength: width)
+        func cell(_ value: String, _ width: Int) -> String {
+            let text = value.escapingControlCharacters
+            return text.count > width ? String(text.prefix(max(width - 1, 0))) + "…" : text.padding(toLength: width)
         }
         var lines = [table.header]
         guard !table.rows.isEmpty else { return (lines + ["  " + table.noDataMessage]).joined(separator: "\n") }

@@ -38,7 +38,13 @@ struct TaskCommand: AsyncParsableCommand {
             if let delay, DurationText.parse(delay) == nil {
                 throw ValidationError("--in \(delay) is not a duration; write it like 30s, 10m or 2h.")
             }
-            guard maxAttempts >= 1 else { throw ValidationError("--max-attempts must be at least 1.") }
+            // Both are `integer` columns: a value they cannot hold is refused here, not by the server.
+            guard Int32(exactly: priority) != nil else {
+                throw ValidationError("--priority must be between \(Int32.min) and \(Int32.max).")
+            }
+            guard maxAttempts >= 1, Int32(exactly: maxAttempts) != nil else {
+                throw ValidationError("--max-attempts must be between 1 and \(Int32.max).")
+            }
         }
 
         static func parseTime(_ text: String) -> Date? {
@@ -170,25 +176,28 @@ struct TaskCommand: AsyncParsableCommand {
             guard task != nil || !history.isEmpty else { throw CommandFailure.failure("No task \(id).") }
             if output.json { return try printJSON(Report(task: task, history: history)) }
             if let task {
-                print("Task \(task.id): \(task.type)\(task.name.map { " \"\($0)\"" } ?? ""), \(task.state)")
+                print(
+                    "Task \(task.id): \(task.type.escapingControlCharacters)"
+                        + (task.name.map { " \"\($0.escapingControlCharacters)\"" } ?? "") + ", \(task.state)")
                 print("  data: \(task.data)")
                 print("  priority \(task.priority), attempt \(task.attempts) of \(task.maxAttempts)")
                 if let due = task.due { print("  due: \(due.formatted(.iso8601))") }
-                if let node = task.node { print("  running on: \(node)") }
-                if let error = task.lastError { print("  last error: \(error)") }
+                if let node = task.node { print("  running on: \(node.escapingControlCharacters)") }
+                if let error = task.lastError { print("  last error: \(error.escapingControlCharacters)") }
             } else {
                 print("Task \(id): finished")
             }
             for attempt in history {
                 print(
                     "  \(attempt.finishedAt.formatted(.iso8601))  \(attempt.status)  attempt \(attempt.attempts)"
-                        + (attempt.node.map { "  on \($0)" } ?? "") + (attempt.error.map { "  \($0)" } ?? ""))
+                        + (attempt.node.map { "  on \($0.escapingControlCharacters)" } ?? "")
+                        + (attempt.error.map { "  \($0.escapingControlCharacters)" } ?? ""))
                 // The output's own last line break ends its last line; it does not start an empty one.
                 if let output = attempt.output.map({ $0.hasSuffix("\n") ? String($0.dropLast()) : $0 }), !output.isEmpty
                 {
                     print(
-                        output.split(separator: "\n", omittingEmptySubsequences: false).map { "    | \($0)" }.joined(
-                            separator: "\n"))
+                        output.split(separator: "\n", omittingEmptySubsequences: false)
+                            .map { "    | \(String($0).escapingControlCharacters)" }.joined(separator: "\n"))
                 }
             }
         }

@@ -7,8 +7,9 @@ struct TextTable {
         self.headers = headers
     }
 
+    /// Adds a row; control characters in its cells are written out (see `escapingControlCharacters`).
     mutating func append(_ row: [String]) {
-        rows.append(row)
+        rows.append(row.map(\.escapingControlCharacters))
     }
 
     var rendered: String {

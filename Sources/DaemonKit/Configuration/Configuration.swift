@@ -67,8 +67,28 @@ public struct Configuration: Sendable {
             configuration.modules = defaultModuleEntries(registry)
         }
         if let url = environment["PGDAEMON_DATABASE_URL"], !url.isEmpty { configuration.database = url }
-        if let name = node ?? environment["PGDAEMON_NODE"], !name.isEmpty { configuration.node = name }
+        if let name = node ?? environment["PGDAEMON_NODE"], !name.isEmpty {
+            if let problem = Self.problem(withNodeName: name) {
+                throw ConfigurationError(
+                    file: node == nil ? nil : "command line", keyPath: node == nil ? "PGDAEMON_NODE" : "--node",
+                    message: problem)
+            }
+            configuration.node = name
+        }
         return configuration
+    }
+
+    /// Why `name` cannot name a node, or nil. A node's name goes into every session's `application_name`, which the
+    /// server cuts at 63 bytes, and into listings an operator reads in a terminal, where control characters could
+    /// rewrite the screen.
+    static func problem(withNodeName name: String) -> String? {
+        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+            return "\(String(reflecting: name)) has a control character; a node name is printable text"
+        }
+        if name.utf8.count > 63 {
+            return "a node name is at most 63 bytes, and this one has \(name.utf8.count)"
+        }
+        return nil
     }
 
     init(node: String) {
@@ -107,7 +127,9 @@ public struct Configuration: Sendable {
         var sawModules = false
         for (key, _, value) in pairs {
             switch key {
-            case "node": node = try reader.string(value, key)
+            case "node":
+                node = try reader.string(value, key)
+                if let problem = Self.problem(withNodeName: node) { throw reader.fail(value, key, problem) }
             case "database": database = try reader.string(value, key)
             case "daemon": daemon = try Self.daemonSettings(value, reader)
             case "modules":
