@@ -25,6 +25,15 @@ public struct ConnectionOptions: Sendable {
     /// only watch an idle connection; this bounds a statement sent into a network that has gone silent.
     public var tcpUserTimeoutMilliseconds: Int = 10_000
 
+    /// The statements that give the server's end of the session the same keepalives and timeout: the server's own
+    /// default is the kernel's two hours of silence.
+    var serverKeepaliveScript: String {
+        """
+        SET tcp_keepalives_idle = \(keepalivesIdleSeconds); SET tcp_keepalives_interval = \(keepalivesIntervalSeconds);
+        SET tcp_keepalives_count = \(keepalivesCount); SET tcp_user_timeout = \(tcpUserTimeoutMilliseconds)
+        """
+    }
+
     public init(_ connectionString: String? = nil, applicationName: String? = nil) {
         self.connectionString = connectionString
         self.applicationName = applicationName

@@ -51,10 +51,12 @@ public final class DaemonHarness {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Starts `pgdaemon ARGUMENTS --config FILE` (default `run`), its output in `output.log`.
-    public func start(_ arguments: [String] = ["run"]) throws {
+    /// Starts `pgdaemon ARGUMENTS --config FILE` (default `run`), its output in `output.log`; through `launcher` when
+    /// given (a program that executes its arguments, such as `ip netns exec NAME`).
+    public func start(_ arguments: [String] = ["run"], launcher: [String] = []) throws {
+        let argv = launcher + [PGDaemonProcess.binary.path] + arguments + ["--config", configPath]
         let process = try ChildProcess(
-            executable: PGDaemonProcess.binary.path, arguments: arguments + ["--config", configPath],
+            executable: argv[0], arguments: Array(argv.dropFirst()),
             environment: ProcessInfo.processInfo.environment.merging(["PGDAEMON_DATABASE_URL": connectionString]) {
                 _, new in new
             },
@@ -75,6 +77,18 @@ public final class DaemonHarness {
 
     public func signal(_ number: Int32) {
         if let pid = process?.pid { kill(pid, number) }
+    }
+
+    /// Kills the whole node, supervisor and module processes, with SIGKILL, as a machine's crash would; `noting`
+    /// learns their pids before the signals go. Returns those pids.
+    @discardableResult
+    public func killNode(noting: (Set<Int32>) -> Void = { _ in }) -> Set<Int32> {
+        guard let supervisor = process?.pid else { return [] }
+        let pids = Set(childProcesses(of: supervisor) + [supervisor])
+        noting(pids)
+        kill(supervisor, SIGKILL)
+        for pid in pids where pid != supervisor { kill(pid, SIGKILL) }
+        return pids
     }
 
     /// Waits for the supervisor to exit and returns its status.

@@ -32,7 +32,7 @@ public struct ThrowawayPgBouncer: Sendable {
             auth_type = trust
             auth_file = \(folder)/users.txt
             pool_mode = \(mode)
-            default_pool_size = 4
+            default_pool_size = 8
             logfile = \(folder)/pgbouncer.log
             pidfile = \(folder)/pgbouncer.pid
             """

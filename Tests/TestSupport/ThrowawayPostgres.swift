@@ -5,13 +5,16 @@ import Foundation
 /// (the shared test server must stay up for everyone else).
 public struct ThrowawayPostgres: Sendable {
     public let folder: String
+    /// The IPv4 addresses it listens on, comma-separated.
+    public let listenAddresses: String
 
     /// The repository's root, found from this file's place in it.
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    public init() {
+    public init(listenAddresses: String = "127.0.0.1") {
         folder = "/tmp/pgdaemon-outage-\(UUID().uuidString.prefix(8))"
+        self.listenAddresses = listenAddresses
     }
 
     /// The connection string of its `postgres` database, over the Unix socket, from the `env` file `pg-local` writes.
@@ -50,7 +53,9 @@ public struct ThrowawayPostgres: Sendable {
     /// Runs `scripts/pg-local`.
     private func pgLocal(_ arguments: [String]) async throws {
         let script = Self.repositoryRoot.appending(path: "scripts/pg-local").path
-        let status = try await runToCompletion([script] + arguments)
+        let status = try await runToCompletion(
+            [script] + arguments,
+            environment: ProcessInfo.processInfo.environment.merging(["PG_LOCAL_LISTEN": listenAddresses]) { $1 })
         guard status == 0 else {
             throw CocoaError(
                 .executableLoad, userInfo: [NSLocalizedDescriptionKey: "pg-local \(arguments) exited with \(status)"])
@@ -58,7 +63,10 @@ public struct ThrowawayPostgres: Sendable {
     }
 }
 
-/// Runs a program (an absolute path and its arguments) with its output discarded and returns its exit status.
-public func runToCompletion(_ argv: [String]) async throws -> Int32 {
-    try await ChildProcess(executable: argv[0], arguments: Array(argv.dropFirst()), stdout: .null, stderr: .null).wait()
+/// Runs a program (an absolute path and its arguments) with its output discarded and returns its exit status;
+/// `environment` replaces this process's when given.
+public func runToCompletion(_ argv: [String], environment: [String: String]? = nil) async throws -> Int32 {
+    try await ChildProcess(
+        executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment, stdout: .null, stderr: .null
+    ).wait()
 }

@@ -75,15 +75,6 @@ struct SingletonTests {
         return found!
     }
 
-    /// Kills a node's supervisor and module processes with SIGKILL; `noting` learns their pids before the signals go.
-    private func killNode(_ node: DaemonHarness, noting: (Set<Int32>) -> Void = { _ in }) {
-        guard let supervisor = node.process?.pid else { return }
-        let children = childProcesses(of: supervisor)
-        noting(Set(children + [supervisor]))
-        kill(supervisor, SIGKILL)
-        for child in children { kill(child, SIGKILL) }
-    }
-
     @Test func exactlyOneNodeHoldsTheSingletonAndTheOthersStandBy() async throws {
         try await withThreeNodes { nodes, observer in
             let current = try await waitForHolder(observer)
@@ -98,7 +89,7 @@ struct SingletonTests {
     @Test func killingTheHolderNodeHandsTheLockToAnother() async throws {
         try await withThreeNodes { nodes, observer in
             let first = try await waitForHolder(observer)
-            killNode(nodes.first { $0.node == first.node }!)
+            nodes.first { $0.node == first.node }!.killNode()
             let second = try await waitForHolder(observer, after: first, waiting: 1)
             #expect(second.node != first.node)
             #expect(second.epoch == first.epoch + 1)
@@ -181,7 +172,7 @@ struct SingletonTests {
             var previous = try await waitForHolder(observer)
             for _ in 0..<4 {
                 let holderNode = nodes.first { $0.node == previous.node }!
-                killNode(holderNode) { pids in victims.pids.withLock { $0.formUnion(pids) } }
+                holderNode.killNode { pids in victims.pids.withLock { $0.formUnion(pids) } }
                 previous = try await waitForHolder(observer, after: previous, waiting: 1)
                 try holderNode.start()
                 try await waitUntil("the restarted node stands by") {

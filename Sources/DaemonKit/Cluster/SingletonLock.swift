@@ -19,12 +19,10 @@ public actor SingletonLock {
         self.module = module
         self.key = AdvisoryLocks.singleton(module)
         self.configuration = configuration
+        // The server drops this session, and so the lock, once the holder's machine stops answering: 10 s of silence,
+        // then 3 probes 5 s apart (every connection sets these for the server's end too; see `Connection`).
         self.connection = try await Connection.connect(
             ModuleRunner.connectionOptions(configuration, purpose: "\(module)/lock"))
-        // The server drops this session, and so the lock, once the holder's machine stops answering: 10 s of silence,
-        // then 3 probes 5 s apart (the server's own default is two hours). Ignored over a Unix socket.
-        try await connection.runScript(
-            "SET tcp_keepalives_idle = 10; SET tcp_keepalives_interval = 5; SET tcp_keepalives_count = 3")
     }
 
     /// Refuses a connection that is not a real session (see `RealSession`): behind a transaction-pooling proxy,

@@ -120,7 +120,12 @@ public struct ModuleRunner: Sendable {
                 }
                 if stop.isRequested { return .stopped }
             }
-            await context.state.countIteration()
+            // A holder whose database connection just failed discards itself now: checking its lock connection next
+            // would wait out a second network timeout (10 s each when the network went silent).
+            if !(await context.state.countIteration()), lock != nil {
+                logger.warning("Lost the database connection; discarding the singleton.")
+                return .discarded
+            }
             if debug {
                 logger.debug(
                     "Iteration done.", metadata: ["discard.in": "\(module.discardAfter - started.duration(to: .now))"])

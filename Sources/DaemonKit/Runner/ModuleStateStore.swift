@@ -30,10 +30,12 @@ public struct ModuleStateStore: Sendable {
             """)
     }
 
-    /// Counts one finished iteration.
-    public func countIteration() async {
-        await write(
-            "UPDATE daemon_module_state SET iterations = iterations + 1 WHERE node = \(node) AND module = \(module)")
+    /// Counts one finished iteration; false when the write failed (the connection is gone, or the database).
+    @discardableResult
+    public func countIteration() async -> Bool {
+        (try? await database.execute(
+            "UPDATE daemon_module_state SET iterations = iterations + 1 WHERE node = \(node) AND module = \(module)"))
+            != nil
     }
 
     /// Counts a discard or a crash, as the supervisor sees them, with the reason for a crash.

@@ -10,6 +10,11 @@ public actor NodeRegistration {
     /// False behind a transaction-pooling proxy, where a session lock on the node's name would outlive this
     /// supervisor on a pooled server connection: the name is then not locked, and duplicates are not refused.
     public let locksNodeName: Bool
+    /// Whether this supervisor holds its name now: false from a lost connection until the name is taken again.
+    private var holdsName = false
+    /// When this run started, as `daemon_node.started_at` records it: with the host and pid, what tells this run's
+    /// own earlier session apart from another supervisor.
+    private var startedAt: Date?
 
     /// The version `daemon_node.version` shows.
     public static let version = "0.1.0"
@@ -28,8 +33,17 @@ public actor NodeRegistration {
             connection, configuration: configuration, purpose: "supervisor/probe")
         let registration = NodeRegistration(
             configuration: configuration, connection: connection, locksNodeName: realSession)
-        try await registration.claim(firstTime: true)
-        return registration
+        // A supervisor of this machine killed a moment ago leaves its session to the server until the server reads the
+        // closed socket: a restart at once (systemd's, an operator's) waits for that, up to 5 s, instead of failing.
+        let deadline = ContinuousClock.now + .seconds(5)
+        while true {
+            do {
+                try await registration.claim(firstTime: true)
+                return registration
+            } catch let error as NodeAlreadyRunning where error.isGoneProcessOfThisHost && .now < deadline {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
     }
 
     private init(configuration: Configuration, connection: Connection, locksNodeName: Bool) {
@@ -48,12 +62,18 @@ public actor NodeRegistration {
         guard claimed else {
             let rows = try await connection.query(
                 "SELECT host, pid, started_at FROM daemon_node WHERE name = \(node)")
-            throw NodeAlreadyRunning(
-                node: node, host: try rows.first?.decode(String?.self, "host"),
-                pid: try rows.first?.decode(Int?.self, "pid"), since: try rows.first?.decode(Date?.self, "started_at"))
+            let (host, pid, since) = (
+                try rows.first?.decode(String?.self, "host"), try rows.first?.decode(Int?.self, "pid"),
+                try rows.first?.decode(Date?.self, "started_at")
+            )
+            if !firstTime, host == ProcessInfo.processInfo.hostName, pid == Int(getpid()), since == startedAt {
+                try await endPreviousSession()
+                throw PreviousSessionHoldsName(node: node)
+            }
+            throw NodeAlreadyRunning(node: node, host: host, pid: pid, since: since)
         }
-        try await connection.transaction { [configuration] connection in
-            try await connection.execute(
+        startedAt = try await connection.transaction { [configuration] connection in
+            let started = try await connection.query(
                 """
                 INSERT INTO daemon_node AS n (name, host, pid, version, config_hash, started_at, last_heartbeat, status)
                 VALUES (\(node), \(ProcessInfo.processInfo.hostName), \(Int(getpid())), \(Self.version),
@@ -62,20 +82,37 @@ public actor NodeRegistration {
                 SET host = EXCLUDED.host, pid = EXCLUDED.pid, version = EXCLUDED.version,
                     config_hash = EXCLUDED.config_hash, last_heartbeat = now(), status = 'running',
                     started_at = CASE WHEN \(firstTime)::boolean THEN now() ELSE n.started_at END
-                """)
+                RETURNING started_at
+                """)[0].decode(Date.self, "started_at")
             if firstTime {
                 try await connection.execute("DELETE FROM daemon_module_state WHERE node = \(node)")
             }
+            return started
         }
+        holdsName = true
+    }
+
+    /// Ends the session that still holds this node's name on the server's side although this supervisor has left it
+    /// (a network partition: the server has not noticed yet). A role may end its own sessions.
+    private func endPreviousSession() async throws {
+        try await connection.execute(
+            """
+            SELECT pg_terminate_backend(pid) FROM pg_locks
+            WHERE locktype = 'advisory' AND granted AND objsubid = 2
+              AND classid::bigint = \(Int64(UInt32(bitPattern: lock.namespace)))
+              AND objid::bigint = \(Int64(UInt32(bitPattern: lock.id))) AND pid <> pg_backend_pid()
+            """)
     }
 
     /// Writes the heartbeat. After a lost connection it reconnects and takes the node's lock again; it throws
-    /// `NodeAlreadyRunning` when another supervisor took the name meanwhile.
+    /// `NodeAlreadyRunning` when another supervisor took the name meanwhile, and `PreviousSessionHoldsName` while the
+    /// server still keeps this supervisor's own earlier session (the next heartbeat takes the name).
     public func heartbeat(status: String = "running", configHash: String? = nil) async throws {
         if !(await connection.ping()) {
+            holdsName = false
             try await connection.reconnect()
-            try await claim(firstTime: false)
         }
+        if !holdsName { try await claim(firstTime: false) }
         try await connection.execute(
             """
             UPDATE daemon_node SET last_heartbeat = now(), status = \(status),
@@ -107,10 +144,25 @@ public struct NodeAlreadyRunning: Error, CustomStringConvertible {
     public var pid: Int?
     public var since: Date?
 
+    /// Whether the name is registered to a process of this host that no longer exists (its session outlived it).
+    var isGoneProcessOfThisHost: Bool {
+        guard host == ProcessInfo.processInfo.hostName, let pid else { return false }
+        return kill(pid_t(pid), 0) != 0 && errno == ESRCH
+    }
+
     public var description: String {
         var holder = "another supervisor"
         if let pid, let host { holder = "pid \(pid) on \(host)" }
         let started = since.map { ", running since \($0.formatted(.iso8601))" } ?? ""
         return "Node \(node) is already running (\(holder)\(started)); stop it first or choose another --node."
+    }
+}
+
+/// After a lost connection, the server still kept this supervisor's earlier session, which holds the node's name. That
+/// session has been ended; the name is taken at the next heartbeat.
+public struct PreviousSessionHoldsName: Error, CustomStringConvertible {
+    public var node: String
+    public var description: String {
+        "The server still kept this supervisor's earlier session, which holds the name \(node); ended it."
     }
 }

@@ -133,6 +133,9 @@ public actor Supervisor {
             case .heartbeat:
                 do {
                     try await registration.heartbeat(status: nodeStatus)
+                } catch let error as PreviousSessionHoldsName {
+                    logger.warning(
+                        "Taking the node's name back at the next heartbeat.", metadata: ["reason": "\(error)"])
                 } catch let error as NodeAlreadyRunning {
                     logger.critical(
                         "Lost the node's name to another supervisor; stopping.", metadata: ["error": "\(error)"])
