@@ -52,14 +52,16 @@ public final class DaemonHarness {
     }
 
     /// Starts `pgdaemon ARGUMENTS --config FILE` (default `run`), its output in `output.log`; through `launcher` when
-    /// given (a program that executes its arguments, such as `ip netns exec NAME`).
-    public func start(_ arguments: [String] = ["run"], launcher: [String] = []) throws {
+    /// given (a program that executes its arguments, such as `ip netns exec NAME`), with `environment` added.
+    public func start(
+        _ arguments: [String] = ["run"], launcher: [String] = [], environment: [String: String] = [:]
+    ) throws {
         let argv = launcher + [PGDaemonProcess.binary.path] + arguments + ["--config", configPath]
         let process = try ChildProcess(
             executable: argv[0], arguments: Array(argv.dropFirst()),
-            environment: ProcessInfo.processInfo.environment.merging(["PGDAEMON_DATABASE_URL": connectionString]) {
-                _, new in new
-            },
+            environment: ProcessInfo.processInfo.environment.merging(
+                environment.merging(["PGDAEMON_DATABASE_URL": connectionString]) { $1 }
+            ) { $1 },
             stdout: .file(outputPath), stderr: .file(outputPath))
         self.process = process
     }
@@ -147,6 +149,12 @@ public final class DaemonHarness {
         }
         await observer.close()
         try? FileManager.default.removeItem(at: folder)
+    }
+
+    /// A test that throws before `cleanUp` must not leave its daemon running to load every later test: the harness's
+    /// end kills the supervisor, whose modules then see their lifeline close and exit.
+    deinit {
+        if let process, process.isRunning { kill(process.pid, SIGKILL) }
     }
 }
 

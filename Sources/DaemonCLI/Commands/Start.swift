@@ -23,7 +23,8 @@ struct Start: AsyncParsableCommand {
             return
         }
         let logDirectory = configuration.daemon.logDir
-        let logPath = try LogFile.prepare(directory: logDirectory, name: "pgdaemon")
+        let logPath = try LogFile.prepare(
+            directory: logDirectory, name: "pgdaemon", keepDays: configuration.daemon.logKeepDays)
         var arguments = ["run", "--detached", "--node", configuration.node]
         if let file = configuration.file {
             arguments += ["--config", URL(fileURLWithPath: file).standardizedFileURL.path]

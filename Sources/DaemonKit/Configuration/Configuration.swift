@@ -151,12 +151,14 @@ public struct Configuration: Sendable {
     private static func daemonSettings(_ node: Node, _ reader: YAMLReader) throws -> DaemonSettings {
         var settings = DaemonSettings()
         let pairs = try reader.mapping(node, "daemon")
-        try reader.checkKeys(pairs, allowed: ["pid_file", "log_dir", "shutdown_timeout", "http"], "daemon")
+        try reader.checkKeys(
+            pairs, allowed: ["pid_file", "log_dir", "log_keep_days", "shutdown_timeout", "http"], "daemon")
         for (key, _, value) in pairs {
             let path = "daemon.\(key)"
             switch key {
             case "pid_file": settings.pidFile = try reader.string(value, path)
             case "log_dir": settings.logDir = try reader.string(value, path)
+            case "log_keep_days": settings.logKeepDays = try reader.positiveInteger(value, path)
             case "shutdown_timeout": settings.shutdownTimeout = try reader.duration(value, path)
             default: settings.http = try reader.string(value, path)
             }

@@ -42,6 +42,8 @@ public struct DaemonSettings: Sendable, Equatable {
     public var pidFile = "var/run/pgdaemon.pid"
     /// Where `start` writes the supervisor's and each module's log; default `var/log/pgdaemon`.
     public var logDir = "var/log/pgdaemon"
+    /// Days a rotated log file is kept; default 7. Each log is rotated by day (see `LogFile`).
+    public var logKeepDays = 7
     /// How long a stop lets running work finish before it kills what is left; default 30s.
     public var shutdownTimeout: Duration = .seconds(30)
     /// `host:port` for `/metrics` and `/health`; default none.

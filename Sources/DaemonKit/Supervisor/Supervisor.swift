@@ -37,6 +37,8 @@ public actor Supervisor {
         case restart(module: String, generation: Int)
         case signal(Int32)
         case heartbeat
+        /// Time to tell systemd's watchdog that the supervisor's loop still turns.
+        case watchdog
         case shutdownDeadline
     }
 
@@ -62,6 +64,7 @@ public actor Supervisor {
     private var generation = 0
     private var stopping = false
     private var draining = false
+    private let systemd = SystemdNotifier()
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
 
@@ -94,9 +97,17 @@ public actor Supervisor {
                 eventSink.yield(.heartbeat)
             }
         }
+        let watchdog = Task { [eventSink, interval = systemd.watchdogInterval] in
+            guard let interval else { return }
+            while !Task.isCancelled {
+                try await Task.sleep(for: interval)
+                eventSink.yield(.watchdog)
+            }
+        }
         defer {
             forwarder.cancel()
             ticker.cancel()
+            watchdog.cancel()
             withExtendedLifetime(signals) {}
         }
         for entry in configuration.validModules {
@@ -108,6 +119,7 @@ public actor Supervisor {
         logger.notice(
             "Supervisor started.",
             metadata: ["node": "\(configuration.node)", "modules": "\(configuration.validModules.map(\.name))"])
+        systemd.ready()
 
         for await event in events {
             switch event {
@@ -130,6 +142,8 @@ public actor Supervisor {
                 }
             case .signal:
                 beginShutdown()
+            case .watchdog:
+                systemd.watchdog()
             case .heartbeat:
                 do {
                     try await registration.heartbeat(status: nodeStatus)
@@ -170,7 +184,9 @@ public actor Supervisor {
         if let file = configuration.file { arguments += ["--config", file] }
         if options.debug { arguments.append("--debug") }
         var output = ChildProcess.Stream.inherit
-        if let directory = options.logDirectory, let path = try? LogFile.prepare(directory: directory, name: entry.name)
+        if let directory = options.logDirectory,
+            let path = try? LogFile.prepare(
+                directory: directory, name: entry.name, keepDays: configuration.daemon.logKeepDays)
         {
             output = .file(path)
         }
@@ -259,6 +275,7 @@ public actor Supervisor {
     private func beginShutdown() {
         guard !stopping else { return }
         stopping = true
+        systemd.stopping()
         logger.notice(
             "Stopping.", metadata: ["shutdown_timeout": "\(DurationText.format(configuration.daemon.shutdownTimeout))"])
         for child in children.values {

@@ -1,0 +1,72 @@
+import Foundation
+import TestSupport
+import Testing
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A datagram socket standing in for systemd's notification socket: what the supervisor sends arrives here.
+final class NotifySocket {
+    let address: String
+    private let descriptor: Int32
+
+    /// Binds a socket at a fresh path, or in the abstract namespace (`@name`, as systemd also hands out).
+    init(abstract: Bool) throws {
+        let name = "pgdaemon-notify-\(UUID().uuidString.prefix(8))"
+        address = abstract ? "@\(name)" : FileManager.default.temporaryDirectory.appending(path: name).path
+        descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
+        var socketAddress = sockaddr_un()
+        socketAddress.sun_family = sa_family_t(AF_UNIX)
+        var path = Array(address.utf8)
+        if abstract { path[0] = 0 }
+        withUnsafeMutableBytes(of: &socketAddress.sun_path) { $0.copyBytes(from: path) }
+        let length = socklen_t(MemoryLayout<sa_family_t>.size + path.count)
+        let bound = withUnsafePointer(to: &socketAddress) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
+        }
+        try #require(bound == 0, "bind \(address): errno \(errno)")
+    }
+
+    deinit {
+        close(descriptor)
+        if !address.hasPrefix("@") { unlink(address) }
+    }
+
+    /// The datagrams that arrived since the last call.
+    func received() -> [String] {
+        var messages: [String] = []
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        while case let count = recv(descriptor, &buffer, buffer.count, 0), count > 0 {
+            messages.append(String(decoding: buffer[..<count], as: UTF8.self))
+        }
+        return messages
+    }
+}
+
+@Suite("systemd notifications, run as a process", .timeLimit(.minutes(2)))
+struct SystemdNotifyTests {
+    @Test(arguments: [false, true])
+    func readyWatchdogAndStoppingReachTheSocket(abstract: Bool) async throws {
+        try await withTestDatabase { database in
+            let socket = try NotifySocket(abstract: abstract)
+            let daemon = try await DaemonHarness(
+                connectionString: database.connectionString, modules: "  TestDaemon: { sleep_post: 100ms }")
+            var messages: [String] = []
+            try daemon.start(environment: ["NOTIFY_SOCKET": socket.address, "WATCHDOG_USEC": "200000"])
+            try await waitUntil("READY=1 and two watchdog pings arrive") {
+                messages += socket.received()
+                return messages.contains { $0.hasPrefix("READY=1") } && messages.count { $0 == "WATCHDOG=1" } >= 2
+            }
+            #expect(daemon.output.contains("Supervisor started."), "ready only once the modules are started")
+            #expect(messages.first?.hasPrefix("READY=1") == true, "\(messages)")
+            daemon.signal(SIGTERM)
+            try await waitUntil("STOPPING=1 arrives") {
+                messages += socket.received()
+                return messages.contains { $0.hasPrefix("STOPPING=1") }
+            }
+            #expect(try await daemon.waitForExit() == 0)
+            await daemon.cleanUp()
+        }
+    }
+}
