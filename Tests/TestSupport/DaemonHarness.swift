@@ -28,7 +28,11 @@ public final class DaemonHarness {
 
     /// Prepares a folder with a configuration whose `modules:` section is `modules` (YAML, indented two spaces; it may
     /// go on with further top-level sections such as `commands:`).
-    public init(connectionString: String, modules: String, node: String? = nil) async throws {
+    /// `daemon.http` for the configuration, when set.
+    public let http: String?
+
+    public init(connectionString: String, modules: String, node: String? = nil, http: String? = nil) async throws {
+        self.http = http
         folder = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         self.node = node ?? "node-\(UUID().uuidString.prefix(8).lowercased())"
@@ -44,7 +48,7 @@ public final class DaemonHarness {
             daemon:
               pid_file: \(pidFilePath)
               log_dir: \(folder.appending(path: "log").path)
-              shutdown_timeout: 5s
+              shutdown_timeout: 5s\(http.map { "\n  http: \($0)" } ?? "")
             modules:
             \(modules)
             """

@@ -1,5 +1,6 @@
 import DaemonKit
 import Foundation
+import Postgres
 
 /// A PostgreSQL server of a test's own, started with `scripts/pg-local`, for tests that stop and start the server
 /// (the shared test server must stay up for everyone else).
@@ -69,4 +70,31 @@ public func runToCompletion(_ argv: [String], environment: [String: String]? = n
     try await ChildProcess(
         executable: argv[0], arguments: Array(argv.dropFirst()), environment: environment, stdout: .null, stderr: .null
     ).wait()
+}
+
+/// Runs `body` with a migrated PostgreSQL of the test's own, which it may stop and start, and a daemon running
+/// `modules` against it; prints the daemon's output when `body` throws, and removes both.
+public func withOwnServer(
+    modules: String, http: String? = nil, _ body: (ThrowawayPostgres, String, DaemonHarness) async throws -> Void
+) async throws {
+    let server = ThrowawayPostgres()
+    try await server.start()
+    var daemon: DaemonHarness?
+    do {
+        let url = try server.connectionString
+        let connection = try await Connection.connect(ConnectionOptions(url))
+        try await Migrator(connection: connection).migrate()
+        await connection.close()
+        let harness = try await DaemonHarness(connectionString: url, modules: modules, http: http)
+        daemon = harness
+        try harness.start()
+        try await body(server, url, harness)
+    } catch {
+        print("daemon output:\n\(daemon?.output ?? "")")
+        await daemon?.cleanUp()
+        await server.remove()
+        throw error
+    }
+    await daemon?.cleanUp()
+    await server.remove()
 }

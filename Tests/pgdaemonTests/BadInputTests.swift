@@ -15,6 +15,7 @@ struct BadInputTests {
         ("cron: { x: { schedule: '61 * * * *', task: Noop } }", "the minute field \"61\" has 61, outside 0-59"),
         ("modules: { Foo: {} }", "modules.Foo: unknown module Foo"),
         ("commands: { ls: { argv: /bin/ls } }", "commands.ls.argv: expected a non-empty list"),
+        ("daemon: { http: 9464 }", #"daemon.http: "9464" is not HOST:PORT"#),
         ("node: \"a\\u001B[2Jb\"", #"node: "a\u{1B}[2Jb" has a control character"#),
         ("node: \(String(repeating: "n", count: 64))", "a node name is at most 63 bytes, and this one has 64"),
     ])

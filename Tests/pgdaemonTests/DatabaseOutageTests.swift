@@ -6,33 +6,6 @@ import Testing
 
 @Suite("A database outage under a running daemon", .timeLimit(.minutes(3)))
 struct DatabaseOutageTests {
-    /// Runs `body` with a migrated PostgreSQL of the test's own, which it may stop and start, and a daemon running
-    /// `modules` against it; prints the daemon's output when `body` throws, and removes both.
-    private func withOwnServer(
-        modules: String, _ body: (ThrowawayPostgres, String, DaemonHarness) async throws -> Void
-    ) async throws {
-        let server = ThrowawayPostgres()
-        try await server.start()
-        var daemon: DaemonHarness?
-        do {
-            let url = try server.connectionString
-            let connection = try await Connection.connect(ConnectionOptions(url))
-            try await Migrator(connection: connection).migrate()
-            await connection.close()
-            let harness = try await DaemonHarness(connectionString: url, modules: modules)
-            daemon = harness
-            try harness.start()
-            try await body(server, url, harness)
-        } catch {
-            print("daemon output:\n\(daemon?.output ?? "")")
-            await daemon?.cleanUp()
-            await server.remove()
-            throw error
-        }
-        await daemon?.cleanUp()
-        await server.remove()
-    }
-
     @Test func modulesWaitInPreRunWhileTheDatabaseIsDownAndResumeByThemselves() async throws {
         try await withOwnServer(modules: "  TestDaemon: { sleep_post: 100ms }") { server, url, harness in
             let before = try await harness.waitForModule("TestDaemon", iterations: 2)

@@ -160,7 +160,13 @@ public struct Configuration: Sendable {
             case "log_dir": settings.logDir = try reader.string(value, path)
             case "log_keep_days": settings.logKeepDays = try reader.positiveInteger(value, path)
             case "shutdown_timeout": settings.shutdownTimeout = try reader.duration(value, path)
-            default: settings.http = try reader.string(value, path)
+            default:
+                let text = try reader.string(value, path)
+                guard HTTPAddress(text) != nil else {
+                    throw reader.fail(
+                        value, path, "\"\(text)\" is not HOST:PORT with an IPv4 host, such as 127.0.0.1:9464")
+                }
+                settings.http = text
             }
         }
         return settings

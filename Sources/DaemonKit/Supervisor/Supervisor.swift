@@ -116,6 +116,8 @@ public actor Supervisor {
         let pidFile = PidFile(path: configuration.daemon.pidFile)
         try pidFile.write()
         defer { pidFile.remove() }
+        let statusServer = serveStatus()
+        defer { statusServer?.stop() }
         logger.notice(
             "Supervisor started.",
             metadata: ["node": "\(configuration.node)", "modules": "\(configuration.validModules.map(\.name))"])
@@ -269,6 +271,21 @@ public actor Supervisor {
         Task { [eventSink] in
             try await Task.sleep(for: delay)
             eventSink.yield(.restart(module: module, generation: generation))
+        }
+    }
+
+    /// Serves `/metrics` and `/health` on `daemon.http`, when it is set. A port that cannot be had is logged, and the
+    /// node runs on without them (a reload does not change the address; a restart does).
+    private func serveStatus() -> StatusServer? {
+        guard let text = configuration.daemon.http, let address = HTTPAddress(text) else { return nil }
+        let status = NodeStatus(configuration: configuration)
+        do {
+            let server = try StatusServer(address: address) { path in await status.respond(to: path) }
+            logger.notice("Serving /metrics and /health.", metadata: ["http": "\(address)"])
+            return server
+        } catch {
+            logger.error("Cannot serve daemon.http.", metadata: ["http": "\(address)", "error": "\(error)"])
+            return nil
         }
     }
 
