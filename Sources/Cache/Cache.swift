@@ -55,6 +55,7 @@ public struct Cache: Sendable {
         // Only the value, in binary: the entry's timestamps and the hex text form would cost a read a tenth of its time.
         let bytes = try await connection.queryBytes(
             "SELECT value FROM cache_entry WHERE \(Self.live(type, key))", prepared: true)
+        CacheCounters.record(type: type, hit: bytes != nil)
         guard let bytes else { return nil }
         return try Self.decode(valueType, from: bytes, type: type, key: key)
     }

@@ -107,7 +107,9 @@ struct ModuleConfigurationTests {
     @Test func anUnknownModuleSettingListsTheAcceptedOnes() {
         let failure = error("modules:\n  TestDaemon: { sleep_pots: 2s }\n")
         #expect(failure?.keyPath == "modules.TestDaemon.sleep_pots")
-        #expect(failure?.message == "unknown key; expected one of cluster, discard_after, module, sleep_post, valid")
+        #expect(
+            failure?.message
+                == "unknown key; expected one of cache_key, cluster, discard_after, module, sleep_post, valid")
     }
 
     @Test func aBadDurationSaysWhichAndWhy() {

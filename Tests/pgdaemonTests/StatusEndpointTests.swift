@@ -1,3 +1,4 @@
+import Cache
 import DaemonKit
 import Foundation
 import Postgres
@@ -55,7 +56,8 @@ struct StatusEndpointTests {
     @Test func healthAndMetricsAnswerWhileTasksRunAndHealthFailsWithoutTheDatabase() async throws {
         let port = freePort()
         try await withOwnServer(
-            modules: "  SchedulerTaskWorker: {}\n  SchedulerFutureTaskManager: {}\n  TestDaemon: { sleep_post: 100ms }",
+            modules:
+                "  SchedulerTaskWorker: {}\n  SchedulerFutureTaskManager: {}\n  TestDaemon: { sleep_post: 100ms, cache_key: greeting }",
             http: "127.0.0.1:\(port)"
         ) { server, url, harness in
             let admin = try await Connection.connect(ConnectionOptions(url))
@@ -85,6 +87,15 @@ struct StatusEndpointTests {
                 #expect(metrics.contains(line + "\n"), "\(line)\n\(metrics)")
             }
             #expect(try httpGet(port: port, path: "/nope").status == 404)
+
+            // TestDaemon reads its cache key every iteration: misses so far, hits once the entry is there. The module
+            // process adds its counts to daemon_counter every 10 s.
+            try await Cache(connection: admin).set("hello", type: "TestDaemon", key: "greeting")
+            try await waitUntil("the cache's hits and misses show", timeout: .seconds(40)) {
+                let metrics = try httpGet(port: port, path: "/metrics").body
+                return metrics.contains(#"pgdaemon_cache_hits_total{type="TestDaemon"} "#)
+                    && metrics.contains(#"pgdaemon_cache_misses_total{type="TestDaemon"} "#)
+            }
 
             await admin.close()
             try await server.stop()

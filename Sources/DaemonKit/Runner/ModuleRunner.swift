@@ -72,7 +72,11 @@ public struct ModuleRunner: Sendable {
         let context = ModuleContext(
             configuration: configuration, module: module, logger: logger, database: database, debug: debug,
             fence: fence, stop: stop, state: state)
+        let counters = CounterFlusher(database: database, node: configuration.node, module: module.name)
+        let flushing = Task { await counters.flushPeriodically() }
         let outcome = await serve(type, context: context, lock: lock)
+        flushing.cancel()
+        await counters.flush()
         if case .discarded = outcome { await state.report(.discarding) }
         await lock?.release()
         await database.close()

@@ -147,6 +147,21 @@ actor NodeStatus {
                 try cache.map {
                     ([("type", try $0.decode(String.self, "type"))], Double(try $0.decode(Int.self, "bytes")))
                 })
+            let counters = try await query(
+                """
+                SELECT name, label, sum(value)::bigint AS value FROM daemon_counter
+                WHERE node = \(node) AND name IN ('cache_hits', 'cache_misses') GROUP BY 1, 2 ORDER BY 1, 2
+                """)
+            for (name, help) in [
+                ("cache_hits", "Cache reads that found a live entry, by type, in this node's module processes."),
+                ("cache_misses", "Cache reads that found no live entry, by type, in this node's module processes."),
+            ] {
+                text.add(
+                    "pgdaemon_\(name)_total", help, "counter",
+                    try counters.filter { try $0.decode(String.self, "name") == name }.map {
+                        ([("type", try $0.decode(String.self, "label"))], Double(try $0.decode(Int.self, "value")))
+                    })
+            }
             return StatusServer.Response(
                 status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text.rendered)
         } catch {
