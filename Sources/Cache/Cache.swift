@@ -63,9 +63,11 @@ public struct Cache: Sendable {
     /// The live entry under (type, key) with its bytes and times, or nil when there is none or it has expired.
     public func entry(type: String, key: String) async throws -> CacheEntry? {
         try Self.check(type: type, key: key)
-        return try await connection.query(
+        let row = try await connection.query(
             "SELECT value, expires_at, created_at FROM cache_entry WHERE \(Self.live(type, key))", prepared: true
-        ).first.map { row in
+        ).first
+        CacheCounters.record(type: type, hit: row != nil)
+        return try row.map { row in
             CacheEntry(
                 type: type, key: key, value: try row.decode(Data.self, "value"),
                 expiresAt: try row.decode(Date?.self, "expires_at"), createdAt: try row.decode(Date.self, "created_at"))

@@ -22,4 +22,13 @@ public struct AdvisoryLockKey: Hashable, Sendable, CustomStringConvertible {
     }
 
     public var description: String { "(\(namespace), \(id))" }
+
+    /// A condition on `pg_locks` rows that is true for the granted lock of this key: `pg_locks` shows the two
+    /// integers as unsigned object ids.
+    public var grantedInPgLocks: SQL {
+        """
+        locktype = 'advisory' AND granted AND objsubid = 2 AND classid::bigint = \(Int64(UInt32(bitPattern: namespace)))
+        AND objid::bigint = \(Int64(UInt32(bitPattern: id)))
+        """
+    }
 }

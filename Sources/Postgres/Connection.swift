@@ -88,16 +88,17 @@ public actor Connection {
         }
         adopt(connection)
         try useISODates(connection)
-        try keepServerSideAlive(connection)
+        try keepServerSideAlive(connection, ConnectionOptions.serverKeepaliveScript(parameters))
     }
 
     /// Over TCP, the server watches the session with the client's keepalives and gives up on data left unacknowledged
     /// for the client's `tcp_user_timeout`. With the server's defaults, a client machine that vanished from the network
     /// would keep its session for two hours, and with it its advisory locks (a node's name, a singleton) and any row
     /// locks of a transaction it had open. A Unix socket has no network to lose.
-    private func keepServerSideAlive(_ connection: OpaquePointer) throws {
-        guard let host = PQhost(connection).map({ String(cString: $0) }), !host.hasPrefix("/") else { return }
-        _ = try consume(PQexec(connection, options.serverKeepaliveScript), query: "SET tcp_keepalives_idle")
+    private func keepServerSideAlive(_ connection: OpaquePointer, _ script: String) throws {
+        guard let host = PQhost(connection).map({ String(cString: $0) }), !host.hasPrefix("/"), !script.isEmpty
+        else { return }
+        _ = try consume(PQexec(connection, script), query: "SET tcp_keepalives_idle")
     }
 
     /// Timestamps are parsed in the ISO output style, the server default. A server or role configured otherwise

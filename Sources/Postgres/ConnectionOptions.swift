@@ -25,13 +25,16 @@ public struct ConnectionOptions: Sendable {
     /// only watch an idle connection; this bounds a statement sent into a network that has gone silent.
     public var tcpUserTimeoutMilliseconds: Int = 10_000
 
-    /// The statements that give the server's end of the session the same keepalives and timeout: the server's own
-    /// default is the kernel's two hours of silence.
-    var serverKeepaliveScript: String {
-        """
-        SET tcp_keepalives_idle = \(keepalivesIdleSeconds); SET tcp_keepalives_interval = \(keepalivesIntervalSeconds);
-        SET tcp_keepalives_count = \(keepalivesCount); SET tcp_user_timeout = \(tcpUserTimeoutMilliseconds)
-        """
+    /// The statements that give the server's end of the session the keepalives and timeout that `parameters` (the
+    /// connection string's, else our defaults) give the client's: the server's own default is the kernel's two hours
+    /// of silence. Only whole numbers are spliced in; libpq has refused anything else before this runs.
+    static func serverKeepaliveScript(_ parameters: [(String, String)]) -> String {
+        [
+            ("keepalives_idle", "tcp_keepalives_idle"), ("keepalives_interval", "tcp_keepalives_interval"),
+            ("keepalives_count", "tcp_keepalives_count"), ("tcp_user_timeout", "tcp_user_timeout"),
+        ].compactMap { client, server in
+            parameters.last { $0.0 == client }.flatMap { Int($0.1) }.map { "SET \(server) = \($0)" }
+        }.joined(separator: "; ")
     }
 
     public init(_ connectionString: String? = nil, applicationName: String? = nil) {

@@ -69,14 +69,16 @@ public struct SQL: Sendable, ExpressibleByStringInterpolation, CustomStringConve
             var index = copied
             while let dollar = utf8[index...].firstIndex(of: UInt8(ascii: "$")) {
                 var end = utf8.index(after: dollar)
-                var number = 0
+                var (number, digits) = (0, 0)
                 while end != utf8.endIndex, case let byte = utf8[end],
                     (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte)
                 {
-                    number = number * 10 + Int(byte - UInt8(ascii: "0"))
+                    number = number &* 10 &+ Int(byte - UInt8(ascii: "0"))
+                    digits += 1
                     utf8.formIndex(after: &end)
                 }
-                if end != utf8.index(after: dollar) {
+                // A placeholder has at most 5 digits (65,535 parameters); longer runs of digits after a `$` are text.
+                if (1...5).contains(digits) {
                     text += fragment.text[copied..<dollar]
                     text += "$\(number + offset)"
                     copied = end

@@ -59,6 +59,26 @@ struct ConnectionTests {
         }
     }
 
+    /// Over TCP the server's end of the session gets the client's keepalives: the defaults, or the URL's own.
+    @Test func theServerSideKeepalivesFollowTheClientsOverTCP() async throws {
+        try await withTestDatabase(migrated: false) { database in
+            let port = ProcessInfo.processInfo.environment["PGPORT"] ?? "5432"
+            for (extra, idle, timeout) in [
+                ("", "10", "10000"), (" keepalives_idle=7 tcp_user_timeout=4000", "7", "4000"),
+            ] {
+                var options = database.options
+                options.connectionString = "\(database.connectionString) host=127.0.0.1 port=\(port)\(extra)"
+                let connection = try await Connection.connect(options)
+                let row = try await connection.query(
+                    "SELECT current_setting('tcp_keepalives_idle') AS idle, current_setting('tcp_user_timeout') AS timeout"
+                )[0]
+                #expect(try row.decode(String.self, "idle") == idle)
+                #expect(try row.decode(String.self, "timeout") == timeout)
+                await connection.close()
+            }
+        }
+    }
+
     @Test func transactionsCommitAndRollBack() async throws {
         struct Planned: Error {}
         try await withTestConnection(migrated: false) { connection in

@@ -12,9 +12,9 @@ struct SQLTests {
 
     @Test func renumberingKeepsEverythingButPlaceholders() {
         let binds = (1...12).map { PostgresBind.text(String($0)) }
-        let fragment = SQL(unsafeSQL: "é = $12 AND $$x$$ = '€$' AND f($1)$", binds: binds)
+        let fragment = SQL(unsafeSQL: "é = $12 AND $$x$$ = '€$' AND f($1)$ AND '$12345678901234567890'", binds: binds)
         let statement: SQL = "SELECT \(0) \(fragment) -- ü"
-        #expect(statement.text == "SELECT $1 é = $13 AND $$x$$ = '€$' AND f($2)$ -- ü")
+        #expect(statement.text == "SELECT $1 é = $13 AND $$x$$ = '€$' AND f($2)$ AND '$12345678901234567890' -- ü")
         #expect(statement.binds.count == 13)
     }
 

@@ -16,6 +16,7 @@ struct BadInputTests {
         ("modules: { Foo: {} }", "modules.Foo: unknown module Foo"),
         ("commands: { ls: { argv: /bin/ls } }", "commands.ls.argv: expected a non-empty list"),
         ("daemon: { http: 9464 }", #"daemon.http: "9464" is not HOST:PORT"#),
+        ("daemon: { http: \"127.0.0.01:9464\" }", #"daemon.http: "127.0.0.01:9464" is not HOST:PORT"#),
         ("node: \"a\\u001B[2Jb\"", #"node: "a\u{1B}[2Jb" has a control character"#),
         ("node: \(String(repeating: "n", count: 64))", "a node name is at most 63 bytes, and this one has 64"),
     ])

@@ -36,6 +36,23 @@ struct DatabaseOutageTests {
         }
     }
 
+    @Test func aSupervisorStartedWhileTheDatabaseIsDownWaitsForIt() async throws {
+        try await withOwnServer(modules: "  TestDaemon: { sleep_post: 100ms }") { server, _, harness in
+            try await harness.waitForModule("TestDaemon")
+            harness.signal(SIGTERM)
+            #expect(try await harness.waitForExit() == 0)
+            try await server.stop()
+            try harness.start()
+            try await waitUntil("the supervisor waits for the database", timeout: .seconds(30)) {
+                harness.output.contains("Cannot reach the database to register the node; retrying.")
+            }
+            #expect(harness.process?.isRunning == true)
+            try await server.start()
+            let row = try await harness.waitForModule("TestDaemon", iterations: 1, timeout: .seconds(30))
+            #expect(row.state == "running")
+        }
+    }
+
     @Test func aStopDuringAnOutageEndsTheWaitsAtOnce() async throws {
         try await withOwnServer(modules: "  TestDaemon: { sleep_post: 100ms }") { server, _, harness in
             try await harness.waitForModule("TestDaemon")

@@ -56,8 +56,14 @@ struct StatusEndpointTests {
     @Test func healthAndMetricsAnswerWhileTasksRunAndHealthFailsWithoutTheDatabase() async throws {
         let port = freePort()
         try await withOwnServer(
-            modules:
-                "  SchedulerTaskWorker: {}\n  SchedulerFutureTaskManager: {}\n  TestDaemon: { sleep_post: 100ms, cache_key: greeting }",
+            // The default cache-cleanup cron entry would add a task at every fifth minute to the counts below.
+            modules: """
+                  SchedulerTaskWorker: {}
+                  SchedulerFutureTaskManager: {}
+                  TestDaemon: { sleep_post: 100ms, cache_key: greeting }
+                cron:
+                  cache-cleanup: false
+                """,
             http: "127.0.0.1:\(port)"
         ) { server, url, harness in
             let admin = try await Connection.connect(ConnectionOptions(url))

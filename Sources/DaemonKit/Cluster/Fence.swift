@@ -34,9 +34,7 @@ public struct Fence: Sendable, Equatable {
     public var condition: SQL {
         """
         (EXISTS (SELECT 1 FROM daemon_singleton WHERE module = \(module) AND epoch = \(epoch))
-         AND EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2
-                     AND classid::bigint = \(Int64(UInt32(bitPattern: lock.namespace)))
-                     AND objid::bigint = \(Int64(UInt32(bitPattern: lock.id))) AND pid = \(Int(lockBackendPID))))
+         AND EXISTS (SELECT 1 FROM pg_locks WHERE \(lock.grantedInPgLocks) AND pid = \(Int(lockBackendPID))))
         """
     }
 }

@@ -75,7 +75,9 @@ public struct ModuleRunner: Sendable {
         let counters = CounterFlusher(database: database, node: configuration.node, module: module.name)
         let flushing = Task { await counters.flushPeriodically() }
         let outcome = await serve(type, context: context, lock: lock)
+        // The periodic flush ends first: a flush cut short puts its counts back, and the last one takes them all.
         flushing.cancel()
+        await flushing.value
         await counters.flush()
         if case .discarded = outcome { await state.report(.discarding) }
         await lock?.release()

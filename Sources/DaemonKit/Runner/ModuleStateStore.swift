@@ -33,9 +33,8 @@ public struct ModuleStateStore: Sendable {
     /// Counts one finished iteration; false when the write failed (the connection is gone, or the database).
     @discardableResult
     public func countIteration() async -> Bool {
-        (try? await database.execute(
-            "UPDATE daemon_module_state SET iterations = iterations + 1 WHERE node = \(node) AND module = \(module)"))
-            != nil
+        await write(
+            "UPDATE daemon_module_state SET iterations = iterations + 1 WHERE node = \(node) AND module = \(module)")
     }
 
     /// Counts a discard or a crash, as the supervisor sees them, with the reason for a crash.
@@ -51,7 +50,9 @@ public struct ModuleStateStore: Sendable {
             """)
     }
 
-    private func write(_ sql: SQL) async {
-        _ = try? await database.execute(sql)
+    /// Runs the statement; false when it failed. The state is for display: a failed write is not an error here.
+    @discardableResult
+    private func write(_ sql: SQL) async -> Bool {
+        (try? await database.execute(sql)) != nil
     }
 }

@@ -13,7 +13,7 @@ actor NodeStatus {
     }
 
     /// Module states that count as up: a discard and the start after it are the normal lifecycle.
-    static let upStates: Set<String> = ["running", "standby", "starting", "discarding"]
+    static let upStates: Set<ModuleState> = [.running, .standby, .starting, .discarding]
 
     func respond(to path: String) async -> StatusServer.Response {
         switch path {
@@ -32,7 +32,7 @@ actor NodeStatus {
             for row in rows { states[try row.decode(String.self, "module")] = try row.decode(String?.self, "state") }
             let down = configuration.validModules.map(\.name).sorted().compactMap { module -> String? in
                 guard let state = states[module] else { return "\(module) has not started" }
-                return Self.upStates.contains(state) ? nil : "\(module) is \(state)"
+                return ModuleState(rawValue: state).map(Self.upStates.contains) == true ? nil : "\(module) is \(state)"
             }
             guard down.isEmpty else {
                 return StatusServer.Response(
@@ -117,8 +117,11 @@ actor NodeStatus {
             text.add(
                 "pgdaemon_module_up", "1 while a module is up (running, standing by, starting, discarding).", "gauge",
                 try modules.map {
-                    let state = try $0.decode(String?.self, "state") ?? ""
-                    return ([("module", try $0.decode(String.self, "module"))], Self.upStates.contains(state) ? 1 : 0)
+                    let state = try $0.decode(String?.self, "state").flatMap(ModuleState.init(rawValue:))
+                    return (
+                        [("module", try $0.decode(String.self, "module"))],
+                        state.map(Self.upStates.contains) == true ? 1 : 0
+                    )
                 })
 
             let singletons = try await query(
@@ -169,27 +172,20 @@ actor NodeStatus {
         }
     }
 
-    /// Runs a statement on the status connection, opening it again once when it broke.
+    /// Runs a statement on the status connection: opened at the first use, and opened again once when it broke (a
+    /// database restart); any other error is the answer.
     private func query(_ sql: SQL) async throws -> PostgresRows {
-        for attempt in 1...2 {
+        if let connection {
             do {
-                if connection == nil {
-                    connection = try await Connection.connect(
-                        ModuleRunner.connectionOptions(configuration, purpose: "http"))
-                }
-                return try await connection!.query(sql)
-            } catch {
-                await connection?.close()
-                connection = nil
-                if attempt == 2 { throw error }
+                return try await connection.query(sql)
+            } catch let error as PostgresError where error.isConnectionError {
+                self.connection = nil
+                await connection.close()
             }
         }
-        fatalError("unreachable")
-    }
-
-    func close() async {
-        await connection?.close()
-        connection = nil
+        let opened = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: "http"))
+        connection = opened
+        return try await opened.query(sql)
     }
 }
 

@@ -24,7 +24,7 @@ final class StatusServer: Sendable {
     /// Listens on `address`; throws when the port is taken or the address is not this machine's.
     init(address: HTTPAddress, handler: @escaping Handler) throws {
         descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
-        guard descriptor >= 0 else { throw POSIXError(.EMFILE) }
+        guard descriptor >= 0 else { throw POSIXError(POSIXError.Code(rawValue: errno) ?? .EMFILE) }
         var reuse: Int32 = 1
         setsockopt(descriptor, SOL_SOCKET, SO_REUSEADDR, &reuse, socklen_t(MemoryLayout<Int32>.size))
         var socketAddress = sockaddr_in()
@@ -46,14 +46,15 @@ final class StatusServer: Sendable {
         thread.start()
     }
 
-    /// Stops accepting; the thread ends at its next wake-up.
+    /// Stops accepting: the thread's `accept` returns, and the thread closes the socket (closing it here could let
+    /// the thread use a descriptor number that something else has just been given).
     func stop() {
         guard !stopped.exchange(true, ordering: .relaxed) else { return }
         shutdown(descriptor, Int32(SHUT_RDWR))
-        close(descriptor)
     }
 
     private func acceptLoop(_ handler: @escaping Handler) {
+        defer { close(descriptor) }
         while !stopped.load(ordering: .relaxed) {
             let client = accept(descriptor, nil, nil)
             guard client >= 0 else {

@@ -23,9 +23,9 @@ public enum LogFile {
             if files.fileExists(atPath: rotated) {
                 // A day's file exists already (the clock went back): keep both, the older one first.
                 let handle = try FileHandle(forWritingTo: URL(fileURLWithPath: rotated))
+                defer { try? handle.close() }
                 try handle.seekToEnd()
                 try handle.write(contentsOf: try Data(contentsOf: URL(fileURLWithPath: path)))
-                try handle.close()
                 try files.removeItem(atPath: path)
             } else {
                 try files.moveItem(atPath: path, toPath: rotated)

@@ -97,10 +97,7 @@ public actor NodeRegistration {
     private func endPreviousSession() async throws {
         try await connection.execute(
             """
-            SELECT pg_terminate_backend(pid) FROM pg_locks
-            WHERE locktype = 'advisory' AND granted AND objsubid = 2
-              AND classid::bigint = \(Int64(UInt32(bitPattern: lock.namespace)))
-              AND objid::bigint = \(Int64(UInt32(bitPattern: lock.id))) AND pid <> pg_backend_pid()
+            SELECT pg_terminate_backend(pid) FROM pg_locks WHERE \(lock.grantedInPgLocks) AND pid <> pg_backend_pid()
             """)
     }
 
@@ -145,9 +142,10 @@ public struct NodeAlreadyRunning: Error, CustomStringConvertible {
     public var since: Date?
 
     /// Whether the name is registered to a process of this host that no longer exists (its session outlived it).
+    /// This very pid counts as gone: a restarted container's supervisor has its predecessor's pid (often 1).
     var isGoneProcessOfThisHost: Bool {
         guard host == ProcessInfo.processInfo.hostName, let pid else { return false }
-        return kill(pid_t(pid), 0) != 0 && errno == ESRCH
+        return pid == Int(getpid()) || (kill(pid_t(pid), 0) != 0 && errno == ESRCH)
     }
 
     public var description: String {

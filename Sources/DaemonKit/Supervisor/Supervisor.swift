@@ -1,5 +1,6 @@
 public import Foundation
 public import Logging
+import Postgres
 
 /// A node's supervisor: one child process per valid module, restarted when it is discarded (at once) or crashes (with
 /// a capped backoff); SIGTERM and SIGINT stop it gracefully within `shutdown_timeout`, SIGHUP reloads the
@@ -37,9 +38,18 @@ public actor Supervisor {
         case restart(module: String, generation: Int)
         case signal(Int32)
         case heartbeat
+        case heartbeatDone(HeartbeatOutcome)
         /// Time to tell systemd's watchdog that the supervisor's loop still turns.
         case watchdog
         case shutdownDeadline
+    }
+
+    private enum HeartbeatOutcome: Sendable {
+        case written
+        case failed(String)
+        /// The server still kept this supervisor's earlier session; it was ended.
+        case previousSession(String)
+        case nameTaken(String)
     }
 
     private struct Child {
@@ -64,6 +74,7 @@ public actor Supervisor {
     private var generation = 0
     private var stopping = false
     private var draining = false
+    private var heartbeating = false
     private let systemd = SystemdNotifier()
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
@@ -81,7 +92,7 @@ public actor Supervisor {
 
     /// Runs until stopped; returns the process's exit code. Throws `NodeAlreadyRunning` when the node name is taken.
     public func run() async throws -> Int32 {
-        let registration = try await NodeRegistration.register(configuration)
+        let registration = try await registerWaitingForTheDatabase()
         if !registration.locksNodeName {
             logger.warning(
                 "A transaction-pooling proxy is in the way: a second supervisor with this node name cannot be refused, and singletons will not run. Connect to PostgreSQL directly or through a session pooler."
@@ -147,17 +158,37 @@ public actor Supervisor {
             case .watchdog:
                 systemd.watchdog()
             case .heartbeat:
-                do {
-                    try await registration.heartbeat(status: nodeStatus)
-                } catch let error as PreviousSessionHoldsName {
+                // The heartbeat runs beside the loop: with the database silent, one try can wait out a 10 s timeout
+                // twice, and signals, child exits and systemd's watchdog must not wait behind it. A tick that finds
+                // the last heartbeat still running is skipped.
+                guard !heartbeating else { break }
+                heartbeating = true
+                Task { [eventSink, status = nodeStatus] in
+                    let outcome: HeartbeatOutcome
+                    do {
+                        try await registration.heartbeat(status: status)
+                        outcome = .written
+                    } catch let error as PreviousSessionHoldsName {
+                        outcome = .previousSession("\(error)")
+                    } catch let error as NodeAlreadyRunning {
+                        outcome = .nameTaken("\(error)")
+                    } catch {
+                        outcome = .failed("\(error)")
+                    }
+                    eventSink.yield(.heartbeatDone(outcome))
+                }
+            case .heartbeatDone(let outcome):
+                heartbeating = false
+                switch outcome {
+                case .written: break
+                case .failed(let error): logger.warning("Heartbeat failed.", metadata: ["error": "\(error)"])
+                case .previousSession(let reason):
                     logger.warning(
-                        "Taking the node's name back at the next heartbeat.", metadata: ["reason": "\(error)"])
-                } catch let error as NodeAlreadyRunning {
+                        "Taking the node's name back at the next heartbeat.", metadata: ["reason": "\(reason)"])
+                case .nameTaken(let error):
                     logger.critical(
                         "Lost the node's name to another supervisor; stopping.", metadata: ["error": "\(error)"])
                     beginShutdown()
-                } catch {
-                    logger.warning("Heartbeat failed.", metadata: ["error": "\(error)"])
                 }
             case .shutdownDeadline:
                 let late = children.values.filter { $0.process != nil }
@@ -271,6 +302,22 @@ public actor Supervisor {
         Task { [eventSink] in
             try await Task.sleep(for: delay)
             eventSink.yield(.restart(module: module, generation: generation))
+        }
+    }
+
+    /// Registers the node, waiting while the database does not answer (it may be restarting, or start after this
+    /// node), as the modules wait in PreRun: every try is logged, and the waits grow from 250 ms to 5 s.
+    private func registerWaitingForTheDatabase() async throws -> NodeRegistration {
+        var delay = Duration.milliseconds(250)
+        while true {
+            do {
+                return try await NodeRegistration.register(configuration)
+            } catch let error as PostgresError where error.isConnectionError {
+                logger.warning(
+                    "Cannot reach the database to register the node; retrying.", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: delay)
+                delay = min(delay * 2, .seconds(5))
+            }
         }
     }
 
