@@ -54,14 +54,21 @@ actor NodeStatus {
         let node = configuration.node
         do {
             var text = PrometheusText()
-            let finished = try await query(
+            // One pass over this node's history rows gives both the outcome counts and the delay histogram.
+            let buckets = Self.delayBuckets.enumerated().map { "count(*) FILTER (WHERE d <= \($1)) AS b\($0)" }
+                .joined(separator: ", ")
+            let history = try await query(
                 """
-                SELECT task_type, status, count(*) AS n FROM scheduler_task_history WHERE node = \(node)
+                SELECT task_type, status, count(*) AS n, count(d) AS started, coalesce(sum(d), 0)::float8 AS total,
+                       \(unsafeSQL: buckets)
+                FROM (SELECT task_type, status,
+                             greatest(extract(epoch FROM started_at - coalesce(scheduled_for, create_time)), 0)::float8 AS d
+                      FROM scheduler_task_history WHERE node = \(node)) AS h
                 GROUP BY 1, 2 ORDER BY 1, 2
                 """)
             text.add(
                 "pgdaemon_tasks_finished_total", "Task attempts this node finished, by type and outcome.", "counter",
-                try finished.map {
+                try history.map {
                     (
                         [
                             ("type", try $0.decode(String.self, "task_type")),
@@ -70,26 +77,19 @@ actor NodeStatus {
                         Double(try $0.decode(Int.self, "n"))
                     )
                 })
-            let buckets = Self.delayBuckets.map { "count(*) FILTER (WHERE d <= \($0))" }.joined(separator: ", ")
-            let delay = try await query(
-                """
-                SELECT ARRAY[\(unsafeSQL: buckets)]::float8[]::text AS buckets, coalesce(sum(d), 0) AS total,
-                       count(*) AS n
-                FROM (SELECT greatest(extract(epoch FROM started_at - coalesce(scheduled_for, create_time)), 0)::float8 AS d
-                      FROM scheduler_task_history WHERE node = \(node) AND started_at IS NOT NULL) AS s
-                """)[0]
-            let counts = try delay.decode(String.self, "buckets").trimmingCharacters(in: ["{", "}"])
-                .split(separator: ",").compactMap { Double($0) }
-            let count = Double(try delay.decode(Int.self, "n"))
+            var (counts, count, total) = (Array(repeating: 0.0, count: Self.delayBuckets.count), 0.0, 0.0)
+            for row in history {
+                for index in counts.indices { counts[index] += Double(try row.decode(Int.self, "b\(index)")) }
+                count += Double(try row.decode(Int.self, "started"))
+                total += try row.decode(Double.self, "total")
+            }
             text.add(
                 "pgdaemon_task_start_delay_seconds",
                 "From a task's due time (or its enqueueing) to its start on this node.", "histogram",
                 zip(Self.delayBuckets, counts).map { ([("le", PrometheusText.number($0))], $1) }
                     + [([("le", "+Inf")], count)],
                 suffixes: Array(repeating: "_bucket", count: Self.delayBuckets.count + 1))
-            text.samples.append(
-                "pgdaemon_task_start_delay_seconds_sum \(PrometheusText.number(try delay.decode(Double.self, "total")))"
-            )
+            text.samples.append("pgdaemon_task_start_delay_seconds_sum \(PrometheusText.number(total))")
             text.samples.append("pgdaemon_task_start_delay_seconds_count \(PrometheusText.number(count))")
 
             let queue = try await query(
