@@ -82,7 +82,7 @@ public struct Configuration: Sendable {
     /// server cuts at 63 bytes, and into listings an operator reads in a terminal, where control characters could
     /// rewrite the screen.
     static func problem(withNodeName name: String) -> String? {
-        if name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) {
+        if name.containsControlCharacters {
             return "\(String(reflecting: name)) has a control character; a node name is printable text"
         }
         if name.utf8.count > 63 {
