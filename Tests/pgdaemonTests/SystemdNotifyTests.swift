@@ -1,3 +1,4 @@
+import DaemonKit
 import Foundation
 import TestSupport
 import Testing
@@ -16,15 +17,7 @@ final class NotifySocket {
         let name = "pgdaemon-notify-\(UUID().uuidString.prefix(8))"
         address = abstract ? "@\(name)" : FileManager.default.temporaryDirectory.appending(path: name).path
         descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue), 0)
-        var socketAddress = sockaddr_un()
-        socketAddress.sun_family = sa_family_t(AF_UNIX)
-        var path = Array(address.utf8)
-        if abstract { path[0] = 0 }
-        withUnsafeMutableBytes(of: &socketAddress.sun_path) { $0.copyBytes(from: path) }
-        let length = socklen_t(MemoryLayout<sa_family_t>.size + path.count)
-        let bound = withUnsafePointer(to: &socketAddress) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(descriptor, $0, length) }
-        }
+        let bound = try #require(UnixSocketAddress(address)).withSockaddr { bind(descriptor, $0, $1) }
         try #require(bound == 0, "bind \(address): errno \(errno)")
     }
 
