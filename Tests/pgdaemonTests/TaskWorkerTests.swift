@@ -91,6 +91,10 @@ struct TaskWorkerTests {
         try await withTestDatabase { database in
             let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
             try daemon.start()
+            // The lateness measured is the scheduler's, not the daemon's start: under a loaded test run the modules
+            // can take seconds to come up.
+            try await daemon.waitForModule("SchedulerFutureTaskManager", iterations: 0)
+            try await daemon.waitForModule("SchedulerTaskWorker", iterations: 0)
             let connection = try await database.connect()
             let future = try await connection.query(
                 "SELECT scheduler_task_add('Noop', execution_time => clock_timestamp() + interval '2 seconds') AS id"
