@@ -63,6 +63,54 @@ struct TaskWorkerTests {
         }
     }
 
+    /// A worker prefetches while its queue is deep and short; prefetched tasks stuck behind a long task go back to
+    /// the queue, their attempt uncounted, and another node runs them while the long task still runs.
+    @Test func prefetchedTasksStuckBehindALongTaskGoBackToTheQueue() async throws {
+        try await withTestDatabase { database in
+            let connection = try await database.connect()
+            for (name, type, data, priority) in [
+                ("first", "Noop", "{}", 0), ("second", "Noop", "{}", 0), ("long", "Sleep", #"{"seconds": 6}"#, 1),
+                ("after-1", "Noop", "{}", 2), ("after-2", "Noop", "{}", 2), ("after-3", "Noop", "{}", 2),
+            ] {
+                try await connection.execute(
+                    "SELECT scheduler_task_add(\(type), \(data)::jsonb, name => \(name), priority => \(priority))")
+            }
+            let prefetching = try await DaemonHarness(
+                connectionString: database.connectionString,
+                modules: "  SchedulerTaskWorker: { max_workers: 1, prefetch: 5 }")
+            try prefetching.start()
+            try await waitUntil("the long task runs") {
+                try await connection.query("SELECT 1 FROM scheduler_task WHERE name = 'long' AND lock_key IS NOT NULL")
+                    .count == 1
+            }
+            let claimed = try await connection.query(
+                "SELECT count(*) AS n FROM scheduler_task WHERE name LIKE 'after-%' AND lock_key IS NOT NULL")[0]
+            #expect(try claimed.decode(Int.self, "n") == 3, "the tasks after the long one were prefetched")
+            let other = try await DaemonHarness(
+                connectionString: database.connectionString, modules: "  SchedulerTaskWorker: { max_workers: 1 }")
+            try other.start()
+            try await waitUntil("all six ran", timeout: .seconds(30)) {
+                try await connection.query("SELECT count(*) AS n FROM scheduler_task_history")[0].decode(Int.self, "n")
+                    == 6
+            }
+            let rows = try await connection.query(
+                """
+                SELECT h.name, h.node, h.attempts, h.finished_at < l.finished_at AS before_long
+                FROM scheduler_task_history AS h, scheduler_task_history AS l
+                WHERE l.name = 'long' AND h.name LIKE 'after-%' ORDER BY h.name
+                """)
+            #expect(rows.count == 3)
+            for row in rows {
+                #expect(try row.decode(String.self, "node") == other.node, "run by the other node")
+                #expect(try row.decode(Int.self, "attempts") == 1, "the prefetch did not count an attempt")
+                #expect(try row.decode(Bool.self, "before_long"), "not held until the long task ended")
+            }
+            await connection.close()
+            await prefetching.cleanUp()
+            await other.cleanUp()
+        }
+    }
+
     @Test func aTimeoutInTheTaskDataCutsTheAttemptShort() async throws {
         try await withTestDatabase { database in
             let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)

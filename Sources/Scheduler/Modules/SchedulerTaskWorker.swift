@@ -7,8 +7,13 @@ import Postgres
 /// once, keeps their locks fresh, and records each outcome. Enqueuing wakes it at once through `LISTEN pgdaemon_task`;
 /// `poll_interval` is only a fallback.
 ///
-/// On SIGTERM it claims nothing more and lets running tasks finish; tasks still running when the process is
-/// cancelled go back to the queue.
+/// While the queue is deep and its tasks are short, it claims up to `prefetch` tasks beyond its free slots, so that
+/// the next batch's round trip to the server overlaps the current batch's run instead of following it. A prefetched
+/// task starts the moment a slot frees; one still waiting after `prefetchWait` goes back to the queue. Its attempt
+/// is counted at the claim, as a running task's is, so a task that crashes the worker still runs out of attempts.
+///
+/// On SIGTERM it claims nothing more, puts prefetched tasks back and lets running tasks finish; tasks still running
+/// when the process is cancelled go back to the queue.
 public final class SchedulerTaskWorker: DaemonModule {
     public static let description = "Runs ready tasks, up to max_workers at once, woken at once by enqueues."
     /// Its waits happen inside `run()`, on notifications.
@@ -16,6 +21,9 @@ public final class SchedulerTaskWorker: DaemonModule {
     public static var settings: [ModuleSetting] {
         [
             ModuleSetting("max_workers", .integer, help: "Tasks run at once; default 10."),
+            ModuleSetting(
+                "prefetch", .integer,
+                help: "Short tasks claimed beyond the free slots while the queue is deep; default max_workers."),
             ModuleSetting(
                 "poll_interval", .duration, help: "How often to look for tasks without a notification; default 5s."),
             ModuleSetting("retry_backoff", .duration, help: "The wait before a failed task's first retry; default 1s."),
@@ -28,6 +36,7 @@ public final class SchedulerTaskWorker: DaemonModule {
     private let store: TaskStore
     private let runner: TaskRunner
     private let maxWorkers: Int
+    private let prefetch: Int
     private let pollInterval: Duration
     /// How often running tasks' `lock_update_time` is refreshed: a quarter of the rescuer's `lock_timeout`, at most
     /// every 10 s, so the rescuer never takes a task from a live worker.
@@ -36,6 +45,7 @@ public final class SchedulerTaskWorker: DaemonModule {
     public init(context: ModuleContext) async throws {
         self.context = context
         maxWorkers = max(1, context.settings.integer("max_workers", default: 10))
+        prefetch = max(0, context.settings.integer("prefetch", default: maxWorkers))
         pollInterval = context.settings.duration("poll_interval", default: .seconds(5))
         heartbeatInterval = min(.seconds(10), SchedulerTaskRescuer.lockTimeout(in: context.configuration) / 4)
         runner = TaskRunner(
@@ -52,11 +62,17 @@ public final class SchedulerTaskWorker: DaemonModule {
 
     /// How long a finished task's outcome may wait to be recorded with others while its neighbours still run.
     static let flushDelay = Duration.milliseconds(20)
+    /// A task that ran longer than this counts as long: after one, the worker claims no more than its free slots.
+    static let shortTask = 0.02
+    /// How long a prefetched task may wait for a slot before it goes back to the queue for another worker.
+    static let prefetchWait = Duration.seconds(1)
 
     private enum Event: Sendable {
         case finished(TaskOutcome)
         /// Time to record the outcomes gathered so far.
         case flush
+        /// Time to see whether prefetched tasks waited too long.
+        case prefetchExpiry
         /// The wait ended: `notified` when a notification came, false at the poll interval or a stop request.
         case woken(notified: Bool)
     }
@@ -76,6 +92,11 @@ public final class SchedulerTaskWorker: DaemonModule {
         try await withThrowingTaskGroup(of: Event.self) { group in
             defer { group.cancelAll() }
             var running = 0
+            /// Prefetched tasks, in claim order, with when they were claimed.
+            var prefetched: [(task: ClaimedTask, since: ContinuousClock.Instant)] = []
+            /// Whether the last claim got all it asked for and the tasks since ran short: only then to prefetch.
+            var deepAndShort = false
+            var expiryScheduled = false
             var finished: [TaskOutcome] = []
             var tokens: [String: Int] = [:]
             var waiting = false
@@ -95,6 +116,32 @@ public final class SchedulerTaskWorker: DaemonModule {
                 forget(finished)
                 finished = []
             }
+            func start(_ task: ClaimedTask) {
+                running += 1
+                group.addTask(executorPreference: globalConcurrentExecutor) { [runner] in
+                    .finished(await runner.execute(task))
+                }
+            }
+            /// Hands prefetched tasks back, unrun and their attempt not counted, with the next recorded outcomes.
+            func releasePrefetched(waitingSince cutoff: ContinuousClock.Instant) {
+                while let first = prefetched.first, first.since <= cutoff {
+                    prefetched.removeFirst()
+                    let now = Date().timeIntervalSince1970
+                    finished.append(
+                        TaskOutcome(
+                            id: first.task.id, token: first.task.token, status: .released, startedAt: now,
+                            finishedAt: now))
+                    flushDue = true
+                }
+            }
+            func scheduleExpiry() {
+                guard !prefetched.isEmpty && !expiryScheduled else { return }
+                expiryScheduled = true
+                group.addTask {
+                    try? await Task.sleep(for: Self.prefetchWait)
+                    return .prefetchExpiry
+                }
+            }
             while true {
                 // Outcomes are recorded in batches: when nothing runs any more, when a batch's worth has finished,
                 // or at the latest `flushDelay` after the first of them; together with the next claim, when there
@@ -109,21 +156,26 @@ public final class SchedulerTaskWorker: DaemonModule {
                     }
                 }
                 if flushNow { flushDue = false }
+                let limit = maxWorkers + (deepAndShort ? prefetch : 0) - running - prefetched.count
                 if stopping {
+                    releasePrefetched(waitingSince: .now)
                     try await flush()
                     if running == 0 { return .proceed }
-                } else if running < maxWorkers && (flushNow || finished.isEmpty) {
-                    // Finished tasks freed their slots (running + finished never exceeds max_workers), so a due
-                    // flush always has room to claim with.
+                } else if limit > 0 && (flushNow || finished.isEmpty) {
                     let token = "\(context.node)/\(getpid())/\(UUID().uuidString.prefix(8))"
-                    let claimed = try await store.claim(limit: maxWorkers - running, token: token, recording: finished)
+                    let claimed = try await store.claim(limit: limit, token: token, recording: finished)
                     forget(finished)
                     finished = []
+                    deepAndShort = claimed.count == limit
+                    let claimedAt = ContinuousClock.now
                     for task in claimed {
-                        running += 1
                         tokens[token, default: 0] += 1
-                        group.addTask { [runner] in .finished(await runner.execute(task)) }
+                        if running < maxWorkers { start(task) } else { prefetched.append((task, claimedAt)) }
                     }
+                    scheduleExpiry()
+                } else if flushNow {
+                    // Every slot is taken by tasks started from the prefetched ones: record without claiming.
+                    try await flush()
                 }
                 if !waiting && !stopping {
                     waiting = true
@@ -140,9 +192,19 @@ public final class SchedulerTaskWorker: DaemonModule {
                 case .finished(let outcome):
                     running -= 1
                     finished.append(outcome)
+                    if outcome.finishedAt - outcome.startedAt > Self.shortTask { deepAndShort = false }
+                    if !prefetched.isEmpty && !context.stop.isRequested { start(prefetched.removeFirst().task) }
                 case .flush:
                     flushScheduled = false
                     flushDue = true
+                case .prefetchExpiry:
+                    expiryScheduled = false
+                    if let first = prefetched.first, first.since <= .now - Self.prefetchWait {
+                        // The slots are held by long tasks after all: claim no more than they free.
+                        deepAndShort = false
+                        releasePrefetched(waitingSince: .now - Self.prefetchWait)
+                    }
+                    scheduleExpiry()
                 case .woken(let notified):
                     waiting = false
                     if !notified && running == 0 && finished.isEmpty { return .proceed }

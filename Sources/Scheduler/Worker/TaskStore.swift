@@ -11,8 +11,12 @@ struct TaskStore: Sendable {
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
     /// oldest, skipping rows other workers are claiming at the same moment. One statement and one round trip for
     /// both, so a busy worker pays one per batch. The limit is part of the prepared statement's text: a bound limit
-    /// would let the server's generic plan assume a large one and sort the whole queue for every claim.
-    func claim(limit: Int, token: String, recording outcomes: [TaskOutcome] = []) async throws -> [ClaimedTask] {
+    /// would let the server's generic plan assume a large one and sort the whole queue for every claim. Released
+    /// outcomes go back to the queue first, in a statement of their own.
+    func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
+        let released = all.filter { $0.status == .released }
+        if !released.isEmpty { try await release(released) }
+        let outcomes = all.filter { $0.status != .released }
         let claim: SQL = """
             UPDATE scheduler_task AS t
             SET lock_key = \(token), lock_node = \(node), lock_time = now(), lock_update_time = now(),
