@@ -18,9 +18,8 @@ import Synchronization
 /// A thrown error fails this attempt: the task comes back after a backoff until `max_attempts`, or at once as failed
 /// for a `PermanentTaskFailure`. Execution is at least once, so a handler should be idempotent.
 ///
-/// `run` starts on the task worker's connection thread, which also claims and records tasks (no thread hop per task).
-/// Awaiting is free there; a handler that computes or blocks for long moves that part off the thread, with
-/// `withTaskExecutorPreference(globalConcurrentExecutor) { … }`, so the worker keeps claiming meanwhile.
+/// `run` runs on the cooperative pool, one thread per core: a handler that blocks a thread for long (a synchronous
+/// call, a file read) should do that on a thread of its own, as the Command handler waits for its process.
 public protocol TaskHandler: Sendable {
     associatedtype Payload: Decodable & Sendable
     /// The `task_type` it runs.

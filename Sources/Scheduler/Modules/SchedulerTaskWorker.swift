@@ -80,10 +80,9 @@ public final class SchedulerTaskWorker: DaemonModule {
     /// One stretch of work: claims and runs tasks until the queue is empty and nothing ran for a poll interval, or
     /// until a stop request has let the running tasks finish.
     ///
-    /// The loop and the handlers' tasks prefer the worker connection's thread: a claim then needs no hop between that
-    /// thread and the cooperative pool, and a drain of Noop tasks took a third less CPU in the worker (running each
-    /// handler on the pool instead cost all of that back). The built-in handlers only await there; a Command waits for
-    /// its process on a thread of its own. `TaskHandler` tells handlers that compute to move off the thread.
+    /// The loop prefers the worker connection's thread, so a claim needs no hop to it. The handlers run on the
+    /// cooperative pool: that thread blocks in libpq while a claim is out, and the point of prefetching is that tasks
+    /// run meanwhile (on the thread, a drain of Noop tasks took less CPU but no less time than without prefetch).
     public func run() async throws -> ModuleStep {
         try await withTaskExecutorPreference(context.database.taskExecutor) { try await work() }
     }
