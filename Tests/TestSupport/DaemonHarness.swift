@@ -185,16 +185,28 @@ public func processIsAlive(_ pid: Int32) -> Bool {
     PidFile.isAlive(pid)
 }
 
+/// The fields of `/proc/PID/stat` after the command name, starting with the state: nil when the process is gone.
+private func statFields(of pid: Int32) -> [Substring]? {
+    guard let stat = try? String(contentsOfFile: "/proc/\(pid)/stat", encoding: .utf8),
+        let afterName = stat.range(of: ") ", options: .backwards)
+    else { return nil }
+    return stat[afterName.upperBound...].split(separator: " ")
+}
+
 /// The live processes whose parent is `pid`, from `/proc`.
 public func childProcesses(of pid: Int32) -> [Int32] {
     let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
     return entries.compactMap(Int32.init).filter { candidate in
-        guard let stat = try? String(contentsOfFile: "/proc/\(candidate)/stat", encoding: .utf8),
-            let afterName = stat.range(of: ") ", options: .backwards)
-        else { return false }
-        let fields = stat[afterName.upperBound...].split(separator: " ")
+        guard let fields = statFields(of: candidate) else { return false }
         return fields.count > 1 && fields[0] != "Z" && Int32(fields[1]) == pid
     }
+}
+
+/// The CPU time a process has used, user and system, in clock ticks (a hundredth of a second here).
+public func cpuTicks(of pid: Int32) -> Int? {
+    guard let fields = statFields(of: pid), fields.count > 12, let user = Int(fields[11]), let system = Int(fields[12])
+    else { return nil }
+    return user + system
 }
 
 /// The live processes whose command line contains `text`, from `/proc`.

@@ -111,6 +111,26 @@ struct TaskWorkerTests {
         }
     }
 
+    /// Between enqueues an idle worker waits for a notification: it neither claims again and again nor uses CPU.
+    @Test func anIdleWorkerWaitsForNotificationsWithoutSpinning() async throws {
+        try await withTestDatabase { database in
+            let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
+            try daemon.start()
+            let worker = try #require(try await daemon.waitForModule("SchedulerTaskWorker", iterations: 0).pid)
+            let connection = try await database.connect()
+            try await connection.execute("SELECT scheduler_task_add('Noop')")
+            try await waitUntil("the task is done") {
+                try await connection.query("SELECT 1 FROM scheduler_task_history WHERE status = 'done'").count == 1
+            }
+            let before = try #require(cpuTicks(of: worker))
+            try await Task.sleep(for: .seconds(2))  // the idle stretch measured
+            let used = try #require(cpuTicks(of: worker)) - before
+            #expect(used < 20, "the idle worker used \(used) of the 200 clock ticks of 2 s")
+            await connection.close()
+            await daemon.cleanUp()
+        }
+    }
+
     @Test func aTimeoutInTheTaskDataCutsTheAttemptShort() async throws {
         try await withTestDatabase { database in
             let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)

@@ -109,6 +109,8 @@ public final class SchedulerTaskWorker: DaemonModule {
             var asked: Int { claiming.reduce(0) { $0 + ($1 ?? 0) } }
             /// Whether the last claim got all it asked for and the tasks since ran short: only then to prefetch.
             var deepAndShort = false
+            /// Whether a claim found fewer ready tasks than it asked for: then the next waits for a notification.
+            var drained = false
             var expiryScheduled = false
             var finished: [TaskOutcome] = []
             var tokens: [String: Int] = [:]
@@ -177,7 +179,9 @@ public final class SchedulerTaskWorker: DaemonModule {
                         try await flush(on: stores[0])
                         if running == 0 { return .proceed }
                     }
-                } else if let lane, limit > 0 && (flushNow || finished.isEmpty) {
+                } else if let lane, limit > 0,
+                    (flushNow && !finished.isEmpty) || (!drained && (flushNow || finished.isEmpty))
+                {
                     flushDue = false
                     let token = "\(context.node)/\(getpid())/\(UUID().uuidString.prefix(8))"
                     let recording = finished
@@ -212,6 +216,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                 case .claimed(let claimed, let lane, let recorded):
                     forget(recorded)
                     deepAndShort = claimed.count == claiming[lane]
+                    drained = !deepAndShort
                     claiming[lane] = nil
                     let claimedAt = ContinuousClock.now
                     for task in claimed {
@@ -236,6 +241,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                     scheduleExpiry()
                 case .woken(let notified):
                     waiting = false
+                    drained = false
                     if !notified && running == 0 && finished.isEmpty && asked == 0 { return .proceed }
                 }
                 if running > 0, let lane = claiming.firstIndex(where: { $0 == nil }),

@@ -10,9 +10,9 @@ struct TaskStore: Sendable {
 
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
     /// oldest, skipping rows other workers are claiming at the same moment. One statement and one round trip for
-    /// both, so a busy worker pays one per batch. The limit is part of the prepared statement's text: a bound limit
-    /// would let the server's generic plan assume a large one and sort the whole queue for every claim. Released
-    /// outcomes go back to the queue first, in a statement of their own.
+    /// both, so a busy worker pays one per batch. The ready tasks come from `scheduler_ready_task_ids` (sql/0014),
+    /// which walks the ready index in order whatever the queue's statistics say. Released outcomes go back to the
+    /// queue first, in a statement of their own.
     func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
         let released = all.filter { $0.status == .released }
         if !released.isEmpty { try await release(released) }
@@ -21,14 +21,13 @@ struct TaskStore: Sendable {
             UPDATE scheduler_task AS t
             SET lock_key = \(token), lock_node = \(node), lock_time = now(), lock_update_time = now(),
                 attempts = t.attempts + 1
-            FROM (SELECT id FROM scheduler_task WHERE lock_key IS NULL ORDER BY priority, id
-                  LIMIT \(unsafeSQL: String(limit)) FOR UPDATE SKIP LOCKED) AS ready
+            FROM scheduler_ready_task_ids(\(limit)) AS ready(id)
             WHERE t.id = ready.id
-            RETURNING t.id, t.name, t.task_type, t.task_data::text AS data, t.attempts, t.max_attempts
+            RETURNING t.id, t.name, t.task_type, t.task_data::text AS data, t.attempts, t.max_attempts, t.priority
             """
-        let statement: SQL =
-            outcomes.isEmpty
-            ? claim : "WITH \(try Self.recording(outcomes)), claimed AS (\(claim)) SELECT * FROM claimed"
+        // An UPDATE returns its rows in no set order; the tasks start in the order they were picked.
+        let recording: SQL = outcomes.isEmpty ? "" : "\(try Self.recording(outcomes)), "
+        let statement: SQL = "WITH \(recording)claimed AS (\(claim)) SELECT * FROM claimed ORDER BY priority, id"
         return try await connection.query(statement, prepared: true).map { row in
             ClaimedTask(
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
