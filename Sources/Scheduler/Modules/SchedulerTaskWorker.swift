@@ -109,7 +109,8 @@ public final class SchedulerTaskWorker: DaemonModule {
             var asked: Int { claiming.reduce(0) { $0 + ($1 ?? 0) } }
             /// Whether the last claim got all it asked for and the tasks since ran short: only then to prefetch.
             var deepAndShort = false
-            /// Whether a claim found fewer ready tasks than it asked for: then the next waits for a notification.
+            /// Whether a claim found no ready task: then the next waits for a notification. (One that found fewer than
+            /// it asked for may have met the other connection's claim; the next one tells.)
             var drained = false
             var expiryScheduled = false
             var finished: [TaskOutcome] = []
@@ -216,7 +217,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                 case .claimed(let claimed, let lane, let recorded):
                     forget(recorded)
                     deepAndShort = claimed.count == claiming[lane]
-                    drained = !deepAndShort
+                    drained = claimed.isEmpty
                     claiming[lane] = nil
                     let claimedAt = ContinuousClock.now
                     for task in claimed {

@@ -10,24 +10,18 @@ struct TaskStore: Sendable {
 
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
     /// oldest, skipping rows other workers are claiming at the same moment. One statement and one round trip for
-    /// both, so a busy worker pays one per batch. The ready tasks come from `scheduler_ready_task_ids` (sql/0014),
-    /// which walks the ready index in order whatever the queue's statistics say. Released outcomes go back to the
-    /// queue first, in a statement of their own.
+    /// both, so a busy worker pays one per batch. The claim itself is `scheduler_claim_ready_tasks` (sql/0014), which
+    /// walks the ready index in order whatever the queue's statistics say. Released outcomes go back to the queue
+    /// first, in a statement of their own.
     func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
         let released = all.filter { $0.status == .released }
         if !released.isEmpty { try await release(released) }
         let outcomes = all.filter { $0.status != .released }
-        let claim: SQL = """
-            UPDATE scheduler_task AS t
-            SET lock_key = \(token), lock_node = \(node), lock_time = now(), lock_update_time = now(),
-                attempts = t.attempts + 1
-            FROM scheduler_ready_task_ids(\(limit)) AS ready(id)
-            WHERE t.id = ready.id
-            RETURNING t.id, t.name, t.task_type, t.task_data::text AS data, t.attempts, t.max_attempts, t.priority
-            """
-        // An UPDATE returns its rows in no set order; the tasks start in the order they were picked.
         let recording: SQL = outcomes.isEmpty ? "" : "\(try Self.recording(outcomes)), "
-        let statement: SQL = "WITH \(recording)claimed AS (\(claim)) SELECT * FROM claimed ORDER BY priority, id"
+        let statement: SQL = """
+            WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
+            SELECT * FROM claimed ORDER BY priority, id
+            """
         return try await connection.query(statement, prepared: true).map { row in
             ClaimedTask(
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
