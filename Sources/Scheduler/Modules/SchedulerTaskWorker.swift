@@ -222,11 +222,9 @@ public final class SchedulerTaskWorker: DaemonModule {
                     let claimedAt = ContinuousClock.now
                     for task in claimed {
                         tokens[task.token, default: 0] += 1
-                        if running < maxWorkers && !context.stop.isRequested {
-                            start(task)
-                        } else {
-                            prefetched.append((task, claimedAt))
-                        }
+                        // Claimed within the free slots, a task runs even if a stop came meanwhile: it was claimed
+                        // before the stop, and the claim's committed lock already shows it as running.
+                        if running < maxWorkers { start(task) } else { prefetched.append((task, claimedAt)) }
                     }
                     scheduleExpiry()
                 case .flush:
