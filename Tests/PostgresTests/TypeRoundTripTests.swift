@@ -28,30 +28,6 @@ struct TypeRoundTripTests {
         }
     }
 
-    /// Arrays bind as literals whose elements the server reads back exactly, whatever characters they hold.
-    @Test func arrays() async throws {
-        try await withTestConnection(migrated: false) { connection in
-            let texts: [String?] = [
-                "plain", #"a "quoted" \ back\slash"#, "{braces},commas", "NULL", "", nil, "ünï 🚀", " padded ",
-            ]
-            let rows = try await connection.query(
-                "SELECT t, ordinality::int AS n FROM unnest(\(texts)::text[]) WITH ORDINALITY AS u(t) ORDER BY ordinality"
-            )
-            #expect(try rows.map { try $0.decode(String?.self, "t") } == texts)
-            let numbers = try await connection.query(
-                """
-                SELECT \([Int64.min, 0, Int64.max])::bigint[] = ARRAY[\(Int64.min), 0, \(Int64.max)]::bigint[] AS same,
-                       \([0.1, -1e300, Double.infinity])::float8[] = ARRAY[0.1, -1e300, 'Infinity']::float8[] AS doubles,
-                       \([Data([0, 15, 16, 255])])::bytea[] = ARRAY['\\x000f10ff'::bytea] AS bytes,
-                       cardinality(\([Int]())::int[]) AS empty
-                """)[0]
-            #expect(try numbers.decode(Bool.self, "same"))
-            #expect(try numbers.decode(Bool.self, "doubles"))
-            #expect(try numbers.decode(Bool.self, "bytes"))
-            #expect(try numbers.decode(Int.self, "empty") == 0)
-        }
-    }
-
     @Test func doubles() async throws {
         try await withTestConnection(migrated: false) { connection in
             for value in [0.1, -1e300, Double.pi, Double.leastNonzeroMagnitude, Double.infinity, -Double.infinity] {

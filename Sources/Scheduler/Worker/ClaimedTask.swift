@@ -13,8 +13,8 @@ struct ClaimedTask: Sendable {
 }
 
 /// How one attempt ended.
-struct TaskOutcome: Sendable {
-    enum Status: String {
+struct TaskOutcome: Sendable, Codable {
+    enum Status: String, Codable {
         case done, retried, failed
         /// Not run to its end (the worker was stopped): back to ready, the attempt not counted.
         case released
@@ -30,4 +30,11 @@ struct TaskOutcome: Sendable {
     var retryAt: Double?
     var startedAt: Double
     var finishedAt: Double
+
+    enum CodingKeys: String, CodingKey {
+        case id, token, status, error, output
+        case retryAt = "retry_at"
+        case startedAt = "started_at"
+        case finishedAt = "finished_at"
+    }
 }

@@ -17,7 +17,7 @@ struct TaskStore: Sendable {
         let released = all.filter { $0.status == .released }
         if !released.isEmpty { try await release(released) }
         let outcomes = all.filter { $0.status != .released }
-        let recording: SQL = outcomes.isEmpty ? "" : "\(Self.recording(outcomes)), "
+        let recording: SQL = outcomes.isEmpty ? "" : "\(try Self.recording(outcomes)), "
         let statement: SQL = """
             WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
             SELECT * FROM claimed ORDER BY priority, id
@@ -49,14 +49,14 @@ struct TaskStore: Sendable {
     func finish(_ outcomes: [TaskOutcome]) async throws {
         let finished = outcomes.filter { $0.status != .released }
         if !finished.isEmpty {
-            try await connection.execute("WITH \(Self.recording(finished)) SELECT 1", prepared: true)
+            try await connection.execute("WITH \(try Self.recording(finished)) SELECT 1", prepared: true)
         }
         let released = outcomes.filter { $0.status == .released }
         if !released.isEmpty { try await release(released) }
     }
 
     /// The common table expressions that record finished (not released) outcomes, for `finish` and `claim`.
-    private static func recording(_ outcomes: [TaskOutcome]) -> SQL {
+    private static func recording(_ outcomes: [TaskOutcome]) throws -> SQL {
         // Without retries the statement leaves out their insert, whose trigger would run for nothing.
         let retries: SQL =
             outcomes.contains { $0.status == .retried }
@@ -70,9 +70,13 @@ struct TaskStore: Sendable {
             )
             """ : ""
         return """
-            results AS (\(results(outcomes))), finished AS (
+            results AS (
+                SELECT * FROM jsonb_to_recordset(\(try PostgresJSON(outcomes))::jsonb)
+                    AS r(id bigint, token text, status text, error text, output text, retry_at float8,
+                         started_at float8, finished_at float8)
+            ), finished AS (
                 DELETE FROM scheduler_task AS t USING results AS r
-                WHERE t.id = ANY(\(outcomes.map(\.id))::bigint[]) AND t.id = r.id AND t.lock_key IS NOT DISTINCT FROM r.token
+                WHERE t.id = ANY(\(Self.idArray(outcomes))::bigint[]) AND t.id = r.id AND t.lock_key IS NOT DISTINCT FROM r.token
                 RETURNING t.*, r.status AS result, r.error AS result_error, r.output AS result_output, r.retry_at,
                           r.started_at AS run_started, r.finished_at AS run_finished
             )\(retries), recorded AS (
@@ -86,23 +90,15 @@ struct TaskStore: Sendable {
             """
     }
 
-    /// The outcomes as rows, one array per column: cheaper to build and to read than a JSON record set (encoding
-    /// them as JSON was an eighth of the worker's CPU in a drain).
-    ///
-    /// Statements look their rows up by `id = ANY(…)` as well as by joining these: the planner knows nothing of the
-    /// rows' number, and the cached generic plan of a prepared statement once chose to scan the whole queue for every
-    /// batch (5× slower at 20,000 tasks). The token is compared with `IS NOT DISTINCT FROM` (the same, as a token is
-    /// never null) because `=` implies `lock_key IS NOT NULL`, which let the planner scan the whole partial index of
-    /// running tasks instead: it looks small in the statistics but holds an entry for every task finished since the
-    /// last vacuum (a drain's backend CPU doubled with batches of 40).
-    private static func results(_ outcomes: [TaskOutcome]) -> SQL {
-        """
-        SELECT * FROM unnest(\(outcomes.map(\.id))::bigint[], \(outcomes.map(\.token))::text[],
-                             \(outcomes.map(\.status.rawValue))::text[], \(outcomes.map(\.error))::text[],
-                             \(outcomes.map(\.output))::text[], \(outcomes.map(\.retryAt))::float8[],
-                             \(outcomes.map(\.startedAt))::float8[], \(outcomes.map(\.finishedAt))::float8[])
-            AS r(id, token, status, error, output, retry_at, started_at, finished_at)
-        """
+    /// The outcomes' task ids as an array literal. Statements look their rows up by `id = ANY(…)` as well as by
+    /// joining the outcomes: the planner knows nothing of a JSON record set's size, and the cached generic plan of a
+    /// prepared statement once chose to scan the whole queue for every batch (5× slower at 20,000 tasks). The token
+    /// is compared with `IS NOT DISTINCT FROM` (the same, as a token is never null) because `=` implies
+    /// `lock_key IS NOT NULL`, which let the planner scan the whole partial index of running tasks instead: it looks
+    /// small in the statistics but holds an entry for every task finished since the last vacuum (a drain's backend
+    /// CPU doubled with batches of 40).
+    private static func idArray(_ outcomes: [TaskOutcome]) -> String {
+        "{" + outcomes.map { String($0.id) }.joined(separator: ",") + "}"
     }
 
     /// Puts tasks back in the queue, not counting the attempt, and wakes the workers for them.
@@ -113,8 +109,8 @@ struct TaskStore: Sendable {
                 UPDATE scheduler_task AS t
                 SET lock_key = NULL, lock_node = NULL, lock_time = NULL, lock_update_time = NULL,
                     attempts = greatest(t.attempts - 1, 0)
-                FROM (\(Self.results(outcomes))) AS r
-                WHERE t.id = ANY(\(outcomes.map(\.id))::bigint[]) AND t.id = r.id AND t.lock_key IS NOT DISTINCT FROM r.token
+                FROM jsonb_to_recordset(\(try PostgresJSON(outcomes))::jsonb) AS r(id bigint, token text)
+                WHERE t.id = ANY(\(Self.idArray(outcomes))::bigint[]) AND t.id = r.id AND t.lock_key IS NOT DISTINCT FROM r.token
                 """)
             try await connection.execute("SELECT pg_notify('pgdaemon_task', '')")
         }
