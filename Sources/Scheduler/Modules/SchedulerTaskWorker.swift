@@ -83,7 +83,7 @@ public final class SchedulerTaskWorker: DaemonModule {
     private enum Event: Sendable {
         case finished(TaskOutcome)
         /// A claim came back with these tasks, having recorded the outcomes sent with it.
-        case claimed([ClaimedTask], lane: Int, recorded: [TaskOutcome])
+        case claimed([ClaimedTask], lane: Int, order: Int, recorded: [TaskOutcome])
         /// Time to record the outcomes gathered so far.
         case flush
         /// Time to see whether prefetched tasks waited too long.
@@ -107,6 +107,12 @@ public final class SchedulerTaskWorker: DaemonModule {
             /// For each connection, the tasks asked for by its claim that is out, if one is.
             var claiming: [Int?] = Array(repeating: nil, count: stores.count)
             var asked: Int { claiming.reduce(0) { $0 + ($1 ?? 0) } }
+            /// Claims are numbered as they go out, and their tasks start in that order: a claim sent later skipped
+            /// the rows an earlier one was locking, so it holds later tasks even when it comes back first.
+            var claimsSent = 0
+            var claimsStarted = 0
+            var arrived: [Int: [ClaimedTask]] = [:]
+            var held: Int { arrived.values.reduce(0) { $0 + $1.count } }
             /// Whether the last claim got all it asked for and the tasks since ran short: only then to prefetch.
             var deepAndShort = false
             /// Whether a claim found no ready task: then the next waits for a notification. (One that found fewer than
@@ -170,7 +176,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                         return .flush
                     }
                 }
-                let limit = maxWorkers + (deepAndShort ? prefetch : 0) - running - prefetched.count - asked
+                let limit = maxWorkers + (deepAndShort ? prefetch : 0) - running - prefetched.count - asked - held
                 // One statement at a time on a connection: a claim that is out comes back before the next.
                 let lane = claiming.firstIndex { $0 == nil }
                 if stopping {
@@ -188,9 +194,11 @@ public final class SchedulerTaskWorker: DaemonModule {
                     let recording = finished
                     finished = []
                     claiming[lane] = limit
+                    let order = claimsSent
+                    claimsSent += 1
                     group.addTask { [store = stores[lane]] in
                         let claimed = try await store.claim(limit: limit, token: token, recording: recording)
-                        return .claimed(claimed, lane: lane, recorded: recording)
+                        return .claimed(claimed, lane: lane, order: order, recorded: recording)
                     }
                 } else if let lane, flushNow && asked == 0 {
                     // Every slot is taken by tasks started from the prefetched ones: record without claiming.
@@ -214,17 +222,21 @@ public final class SchedulerTaskWorker: DaemonModule {
                     finished.append(outcome)
                     if outcome.finishedAt - outcome.startedAt > Self.shortTask { deepAndShort = false }
                     if !prefetched.isEmpty && !context.stop.isRequested { start(prefetched.removeFirst().task) }
-                case .claimed(let claimed, let lane, let recorded):
+                case .claimed(let claimed, let lane, let order, let recorded):
                     forget(recorded)
                     deepAndShort = claimed.count == claiming[lane]
                     drained = claimed.isEmpty
                     claiming[lane] = nil
+                    for task in claimed { tokens[task.token, default: 0] += 1 }
+                    arrived[order] = claimed
                     let claimedAt = ContinuousClock.now
-                    for task in claimed {
-                        tokens[task.token, default: 0] += 1
+                    while let tasks = arrived.removeValue(forKey: claimsStarted) {
+                        claimsStarted += 1
                         // Claimed within the free slots, a task runs even if a stop came meanwhile: it was claimed
                         // before the stop, and the claim's committed lock already shows it as running.
-                        if running < maxWorkers { start(task) } else { prefetched.append((task, claimedAt)) }
+                        for task in tasks {
+                            if running < maxWorkers { start(task) } else { prefetched.append((task, claimedAt)) }
+                        }
                     }
                     scheduleExpiry()
                 case .flush:

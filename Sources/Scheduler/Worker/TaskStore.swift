@@ -22,12 +22,27 @@ struct TaskStore: Sendable {
             WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
             SELECT * FROM claimed ORDER BY priority, id
             """
-        return try await connection.query(statement, prepared: true).map { row in
+        return try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }.map { row in
             ClaimedTask(
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
                 type: try row.decode(String.self, "task_type"), dataJSON: try row.decode(String.self, "data"),
                 attempts: try row.decode(Int.self, "attempts"), maxAttempts: try row.decode(Int.self, "max_attempts"),
                 token: token)
+        }
+    }
+
+    /// Runs a statement again when the server broke a deadlock by cancelling it: its transaction was rolled back, so
+    /// nothing was recorded or claimed. Two claims that record at the same moment have deadlocked, rarely (once in
+    /// a few three-node drains, in the server's update of a claimed row): without this the worker's step failed and
+    /// its claimed tasks waited for the rescuer.
+    private static func retryingDeadlocks<Result>(_ statement: () async throws -> Result) async throws -> Result {
+        var attempt = 1
+        while true {
+            do {
+                return try await statement()
+            } catch let error as PostgresError where error.sqlState == "40P01" && attempt < 3 {
+                attempt += 1
+            }
         }
     }
 
@@ -49,7 +64,8 @@ struct TaskStore: Sendable {
     func finish(_ outcomes: [TaskOutcome]) async throws {
         let finished = outcomes.filter { $0.status != .released }
         if !finished.isEmpty {
-            try await connection.execute("WITH \(try Self.recording(finished)) SELECT 1", prepared: true)
+            let statement: SQL = "WITH \(try Self.recording(finished)) SELECT 1"
+            _ = try await Self.retryingDeadlocks { try await connection.execute(statement, prepared: true) }
         }
         let released = outcomes.filter { $0.status == .released }
         if !released.isEmpty { try await release(released) }
