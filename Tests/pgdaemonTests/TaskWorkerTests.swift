@@ -64,12 +64,13 @@ struct TaskWorkerTests {
     }
 
     /// A worker prefetches while its queue is deep and short; prefetched tasks stuck behind a long task go back to
-    /// the queue, their attempt uncounted, and another node runs them while the long task still runs.
+    /// the queue, their attempt uncounted, and another node runs them while the long task still runs. The long task
+    /// takes 10 s so that the other node's start under a loaded test run (seen at several seconds) fits before it ends.
     @Test func prefetchedTasksStuckBehindALongTaskGoBackToTheQueue() async throws {
         try await withTestDatabase { database in
             let connection = try await database.connect()
             for (name, type, data, priority) in [
-                ("first", "Noop", "{}", 0), ("second", "Noop", "{}", 0), ("long", "Sleep", #"{"seconds": 6}"#, 1),
+                ("first", "Noop", "{}", 0), ("second", "Noop", "{}", 0), ("long", "Sleep", #"{"seconds": 10}"#, 1),
                 ("after-1", "Noop", "{}", 2), ("after-2", "Noop", "{}", 2), ("after-3", "Noop", "{}", 2),
             ] {
                 try await connection.execute(
