@@ -154,13 +154,17 @@ public final class SchedulerTaskWorker: DaemonModule {
                     flushDue = true
                 }
             }
+            /// A timer: the event comes after the delay.
+            func schedule(_ event: Event, after delay: Duration) {
+                group.addTask {
+                    try? await Task.sleep(for: delay)
+                    return event
+                }
+            }
             func scheduleExpiry() {
                 guard !prefetched.isEmpty && !expiryScheduled else { return }
                 expiryScheduled = true
-                group.addTask {
-                    try? await Task.sleep(for: Self.prefetchWait)
-                    return .prefetchExpiry
-                }
+                schedule(.prefetchExpiry, after: Self.prefetchWait)
             }
             while true {
                 // Outcomes are recorded in batches: when nothing runs any more, when a batch's worth has finished,
@@ -171,10 +175,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                 let flushNow = running == 0 || finished.count >= batch || flushDue || stopping
                 if !finished.isEmpty && !flushNow && !flushScheduled {
                     flushScheduled = true
-                    group.addTask {
-                        try? await Task.sleep(for: Self.flushDelay)
-                        return .flush
-                    }
+                    schedule(.flush, after: Self.flushDelay)
                 }
                 let limit = maxWorkers + (deepAndShort ? prefetch : 0) - running - prefetched.count - asked - held
                 // One statement at a time on a connection: a claim that is out comes back before the next.

@@ -11,12 +11,9 @@ struct TaskStore: Sendable {
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
     /// oldest, skipping rows other workers are claiming at the same moment. One statement and one round trip for
     /// both, so a busy worker pays one per batch. The claim itself is `scheduler_claim_ready_tasks` (sql/0014), which
-    /// walks the ready index in order whatever the queue's statistics say. Released outcomes go back to the queue
-    /// first, in a statement of their own.
+    /// walks the ready index in order whatever the queue's statistics say.
     func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
-        let released = all.filter { $0.status == .released }
-        if !released.isEmpty { try await release(released) }
-        let outcomes = all.filter { $0.status != .released }
+        let outcomes = try await releasing(all)
         let recording: SQL = outcomes.isEmpty ? "" : "\(try Self.recording(outcomes)), "
         let statement: SQL = """
             WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
@@ -62,13 +59,18 @@ struct TaskStore: Sendable {
     /// token (a task rescued and claimed again meanwhile is not completed twice), gets its history row, and comes
     /// back as a future task when it is to be retried. Released tasks go back to ready.
     func finish(_ outcomes: [TaskOutcome]) async throws {
-        let finished = outcomes.filter { $0.status != .released }
-        if !finished.isEmpty {
-            let statement: SQL = "WITH \(try Self.recording(finished)) SELECT 1"
-            _ = try await Self.retryingDeadlocks { try await connection.execute(statement, prepared: true) }
-        }
+        let finished = try await releasing(outcomes)
+        guard !finished.isEmpty else { return }
+        let statement: SQL = "WITH \(try Self.recording(finished)) SELECT 1"
+        _ = try await Self.retryingDeadlocks { try await connection.execute(statement, prepared: true) }
+    }
+
+    /// Puts the released outcomes' tasks back in the queue, in a statement of their own, and returns the others, the
+    /// finished ones to record.
+    private func releasing(_ outcomes: [TaskOutcome]) async throws -> [TaskOutcome] {
         let released = outcomes.filter { $0.status == .released }
         if !released.isEmpty { try await release(released) }
+        return outcomes.filter { $0.status != .released }
     }
 
     /// The common table expressions that record finished (not released) outcomes, for `finish` and `claim`.
