@@ -102,13 +102,14 @@ public final class SchedulerTaskWorker: DaemonModule {
         try await withThrowingTaskGroup(of: Event.self) { group in
             defer { group.cancelAll() }
             var running = 0
-            /// Prefetched tasks, in claim order, with when they were claimed.
+            /// Prefetched tasks, lowest priority value first, then oldest, with when they were claimed.
             var prefetched: [(task: ClaimedTask, since: ContinuousClock.Instant)] = []
             /// For each connection, the tasks asked for by its claim that is out, if one is.
             var claiming: [Int?] = Array(repeating: nil, count: stores.count)
             var asked: Int { claiming.reduce(0) { $0 + ($1 ?? 0) } }
-            /// Claims are numbered as they go out, and their tasks start in that order: a claim sent later skipped
-            /// the rows an earlier one was locking, so it holds later tasks even when it comes back first.
+            /// Claims are numbered as they go out, and their tasks start only when every earlier claim is back, in
+            /// priority order: claims sent side by side may run on the server in either order, so a later one may
+            /// hold earlier tasks, or skip the ones an earlier claim is locking and hold later ones.
             var claimsSent = 0
             var claimsStarted = 0
             var arrived: [Int: [ClaimedTask]] = [:]
@@ -144,15 +145,15 @@ public final class SchedulerTaskWorker: DaemonModule {
             }
             /// Hands prefetched tasks back, unrun and their attempt not counted, with the next recorded outcomes.
             func releasePrefetched(waitingSince cutoff: ContinuousClock.Instant) {
-                while let first = prefetched.first, first.since <= cutoff {
-                    prefetched.removeFirst()
-                    let now = Date().timeIntervalSince1970
+                let now = Date().timeIntervalSince1970
+                for waited in prefetched where waited.since <= cutoff {
                     finished.append(
                         TaskOutcome(
-                            id: first.task.id, token: first.task.token, status: .released, startedAt: now,
+                            id: waited.task.id, token: waited.task.token, status: .released, startedAt: now,
                             finishedAt: now))
                     flushDue = true
                 }
+                prefetched.removeAll { $0.since <= cutoff }
             }
             /// A timer: the event comes after the delay.
             func schedule(_ event: Event, after delay: Duration) {
@@ -231,21 +232,24 @@ public final class SchedulerTaskWorker: DaemonModule {
                     for task in claimed { tokens[task.token, default: 0] += 1 }
                     arrived[order] = claimed
                     let claimedAt = ContinuousClock.now
+                    var ready: [ClaimedTask] = []
                     while let tasks = arrived.removeValue(forKey: claimsStarted) {
                         claimsStarted += 1
-                        // Claimed within the free slots, a task runs even if a stop came meanwhile: it was claimed
-                        // before the stop, and the claim's committed lock already shows it as running.
-                        for task in tasks {
-                            if running < maxWorkers { start(task) } else { prefetched.append((task, claimedAt)) }
-                        }
+                        ready += tasks
                     }
+                    // Claimed within the free slots, a task runs even if a stop came meanwhile: it was claimed
+                    // before the stop, and the claim's committed lock already shows it as running.
+                    for task in ready.sorted(by: Self.runsBefore) {
+                        if running < maxWorkers { start(task) } else { prefetched.append((task, claimedAt)) }
+                    }
+                    prefetched.sort { Self.runsBefore($0.task, $1.task) }
                     scheduleExpiry()
                 case .flush:
                     flushScheduled = false
                     flushDue = true
                 case .prefetchExpiry:
                     expiryScheduled = false
-                    if let first = prefetched.first, first.since <= .now - Self.prefetchWait {
+                    if prefetched.contains(where: { $0.since <= .now - Self.prefetchWait }) {
                         // The slots are held by long tasks after all: claim no more than they free.
                         deepAndShort = false
                         releasePrefetched(waitingSince: .now - Self.prefetchWait)
@@ -264,6 +268,11 @@ public final class SchedulerTaskWorker: DaemonModule {
                 }
             }
         }
+    }
+
+    /// The order tasks run in: lowest priority value first, then oldest.
+    private static func runsBefore(_ first: ClaimedTask, _ second: ClaimedTask) -> Bool {
+        (first.priority, first.id) < (second.priority, second.id)
     }
 
     /// Records outcomes; after cancellation, on a task of its own, so that tasks cut short still go back to the queue.

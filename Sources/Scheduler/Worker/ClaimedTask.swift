@@ -9,12 +9,14 @@ struct ClaimedTask: Sendable {
     /// Attempts including this one.
     var attempts: Int
     var maxAttempts: Int
+    /// Lower runs first.
+    var priority: Int
     var token: String
 }
 
 /// How one attempt ended.
-struct TaskOutcome: Sendable, Codable {
-    enum Status: String, Codable {
+struct TaskOutcome: Sendable {
+    enum Status: String {
         case done, retried, failed
         /// Not run to its end (the worker was stopped): back to ready, the attempt not counted.
         case released
@@ -30,11 +32,4 @@ struct TaskOutcome: Sendable, Codable {
     var retryAt: Double?
     var startedAt: Double
     var finishedAt: Double
-
-    enum CodingKeys: String, CodingKey {
-        case id, token, status, error, output
-        case retryAt = "retry_at"
-        case startedAt = "started_at"
-        case finishedAt = "finished_at"
-    }
 }

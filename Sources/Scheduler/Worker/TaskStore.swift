@@ -14,7 +14,7 @@ struct TaskStore: Sendable {
     /// walks the ready index in order whatever the queue's statistics say.
     func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
         let outcomes = try await releasing(all)
-        let recording: SQL = outcomes.isEmpty ? "" : "\(try Self.recording(outcomes)), "
+        let recording: SQL = outcomes.isEmpty ? "" : "\(Self.recording(outcomes)), "
         let statement: SQL = """
             WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
             SELECT * FROM claimed ORDER BY priority, id
@@ -24,7 +24,7 @@ struct TaskStore: Sendable {
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
                 type: try row.decode(String.self, "task_type"), dataJSON: try row.decode(String.self, "data"),
                 attempts: try row.decode(Int.self, "attempts"), maxAttempts: try row.decode(Int.self, "max_attempts"),
-                token: token)
+                priority: try row.decode(Int.self, "priority"), token: token)
         }
     }
 
@@ -61,7 +61,7 @@ struct TaskStore: Sendable {
     func finish(_ outcomes: [TaskOutcome]) async throws {
         let finished = try await releasing(outcomes)
         guard !finished.isEmpty else { return }
-        let statement: SQL = "WITH \(try Self.recording(finished)) SELECT 1"
+        let statement: SQL = "WITH \(Self.recording(finished)) SELECT 1"
         _ = try await Self.retryingDeadlocks { try await connection.execute(statement, prepared: true) }
     }
 
@@ -74,7 +74,7 @@ struct TaskStore: Sendable {
     }
 
     /// The common table expressions that record finished (not released) outcomes, for `finish` and `claim`.
-    private static func recording(_ outcomes: [TaskOutcome]) throws -> SQL {
+    private static func recording(_ outcomes: [TaskOutcome]) -> SQL {
         // Without retries the statement leaves out their insert, whose trigger would run for nothing.
         let retries: SQL =
             outcomes.contains { $0.status == .retried }
@@ -89,7 +89,7 @@ struct TaskStore: Sendable {
             """ : ""
         return """
             results AS (
-                SELECT * FROM jsonb_to_recordset(\(try PostgresJSON(outcomes))::jsonb)
+                SELECT * FROM jsonb_to_recordset(\(TaskOutcomeJSON.encode(outcomes))::jsonb)
                     AS r(id bigint, token text, status text, error text, output text, retry_at float8,
                          started_at float8, finished_at float8)
             ), finished AS (
@@ -127,7 +127,7 @@ struct TaskStore: Sendable {
                 UPDATE scheduler_task AS t
                 SET lock_key = NULL, lock_node = NULL, lock_time = NULL, lock_update_time = NULL,
                     attempts = greatest(t.attempts - 1, 0)
-                FROM jsonb_to_recordset(\(try PostgresJSON(outcomes))::jsonb) AS r(id bigint, token text)
+                FROM jsonb_to_recordset(\(TaskOutcomeJSON.encode(outcomes))::jsonb) AS r(id bigint, token text)
                 WHERE t.id = ANY(\(Self.idArray(outcomes))::bigint[]) AND t.id = r.id AND t.lock_key IS NOT DISTINCT FROM r.token
                 """)
             try await connection.execute("SELECT pg_notify('pgdaemon_task', '')")
