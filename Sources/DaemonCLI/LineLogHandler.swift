@@ -1,11 +1,12 @@
 import Foundation
 import Logging
+import Postgres
 import Synchronization
 
 /// Writes one line per message to stderr: a UTC timestamp to the millisecond, the level, the logger's label (the
 /// module's name), the message and its metadata as `key=value`:
 ///
-///     2026-11-29T19:27:44.123Z info TestDaemon: Current time 2026-11-29T19:27:44Z
+///     2026-11-29T19:27:44.123Z info TestDaemon: Current time 2026-11-29T19:27:44.120Z
 ///
 /// Each line is one `write`, so the lines of a supervisor and its children, sharing one output, never interleave.
 struct LineLogHandler: LogHandler {
@@ -18,10 +19,8 @@ struct LineLogHandler: LogHandler {
         set { metadata[key] = newValue }
     }
 
-    private static let timestamp = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
-
     func log(event: LogEvent) {
-        var line = "\(Date().formatted(Self.timestamp)) \(event.level) \(label): \(event.message)"
+        var line = "\(PostgresTimestamp.iso8601(Date())) \(event.level) \(label): \(event.message)"
         let merged = metadata.merging(event.metadata ?? [:]) { _, new in new }
         for key in merged.keys.sorted() {
             line += " \(key)=\(merged[key]!)"

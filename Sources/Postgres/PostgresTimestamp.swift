@@ -1,24 +1,37 @@
-import Foundation
+public import Foundation
 
 /// Converts between `Date` and the ISO text form of `timestamptz`, as the server prints it with `DateStyle=ISO`
 /// (which every connection of this package sets).
 ///
 /// Done by hand, with the days-from-civil arithmetic of the proleptic Gregorian calendar that PostgreSQL uses, because
 /// it is exact to the microsecond, needs no locale or calendar object, and runs on every row of a result.
-enum PostgresTimestamp {
+public enum PostgresTimestamp {
     private static let microsecondsPerDay: Int64 = 86_400_000_000
 
     /// Formats a date in UTC with microseconds, the server's precision: `2026-11-29 18:54:17.123456+00`.
     static func format(_ date: Date) -> String {
-        let microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
-        let (days, timeOfDay) = floorDivide(microseconds, microsecondsPerDay)
-        let (year, month, day) = civil(fromDays: days)
-        let second = timeOfDay / 1_000_000
-        let fraction = timeOfDay % 1_000_000
+        let (year, month, day, second, fraction) = utcFields(date)
         let era = year <= 0 ? " BC" : ""
         let shownYear = year <= 0 ? 1 - year : year
         return "\(pad(shownYear, 4))-\(pad(month, 2))-\(pad(day, 2)) \(pad(second / 3600, 2)):"
             + "\(pad(second / 60 % 60, 2)):\(pad(second % 60, 2)).\(pad(fraction, 6))+00\(era)"
+    }
+
+    /// Formats a date of our era in UTC as ISO 8601 to the millisecond, `2026-11-29T18:54:17.123Z`, for log lines.
+    /// Foundation's ISO 8601 format style does the same through a calendar and ICU's time zone data, which every
+    /// daemon process would then load only to stamp its log lines.
+    public static func iso8601(_ date: Date) -> String {
+        let (year, month, day, second, fraction) = utcFields(date)
+        return "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(second / 3600, 2)):"
+            + "\(pad(second / 60 % 60, 2)):\(pad(second % 60, 2)).\(pad(fraction / 1000, 3))Z"
+    }
+
+    /// A date's proleptic Gregorian date in UTC, with the second of the day and its microseconds.
+    private static func utcFields(_ date: Date) -> (Int64, Int64, Int64, second: Int64, microsecond: Int64) {
+        let microseconds = Int64((date.timeIntervalSince1970 * 1_000_000).rounded())
+        let (days, timeOfDay) = floorDivide(microseconds, microsecondsPerDay)
+        let (year, month, day) = civil(fromDays: days)
+        return (year, month, day, timeOfDay / 1_000_000, timeOfDay % 1_000_000)
     }
 
     /// Parses `YYYY-MM-DD HH:MM:SS[.ffffff][±HH[:MM[:SS]]][ BC]`, and `infinity` / `-infinity`; a value without an

@@ -154,6 +154,66 @@ struct CronConfigurationTests {
         #expect(configuration.cron[1].taskDataJSON == "{}")
     }
 
+    /// Nodes compare this hash to see whether they run the same shared sections: formatting, key order and the
+    /// node's own settings do not count; a changed value does.
+    @Test func theSharedHashIgnoresFormattingButNotValues() throws {
+        let first = try loadConfiguration(
+            """
+            node: a
+            modules: { TestDaemon: { sleep_post: 2s }, Idle: { module: TestDaemon } }
+            cron: { tick: { schedule: "* * * * *", task: { type: Noop, data: { x: "1" } } } }
+            """)
+        let reformatted = try loadConfiguration(
+            """
+            cron:
+              tick:
+                task: { data: { x: '1' }, type: Noop }
+                schedule: '* * * * *'
+            modules:
+              Idle:
+                module: TestDaemon
+              TestDaemon: { sleep_post: 2s }
+            node: b
+            """)
+        let changed = try loadConfiguration(
+            """
+            node: a
+            modules: { TestDaemon: { sleep_post: 3s }, Idle: { module: TestDaemon } }
+            cron: { tick: { schedule: "* * * * *", task: { type: Noop, data: { x: "1" } } } }
+            """)
+        #expect(first.hash == reformatted.hash)
+        #expect(first.hash != changed.hash)
+        #expect(first.hash != "-")
+    }
+
+    /// Task data written in YAML keeps its types in JSON: YAML 1.1 numbers, booleans and null; quoted text stays
+    /// text.
+    @Test func taskDataKeepsItsYAMLTypes() throws {
+        let configuration = try loadConfiguration(
+            """
+            cron:
+              typed:
+                schedule: "@hourly"
+                task:
+                  type: Noop
+                  data: { n: 3, hex: 0x1F, x: 1.5, big: 1_000, a: yes, b: False, c: OFF, d: true, none: null,
+                          tilde: ~, quoted: "true", word: hello, mixed: tRUE, list: [1, on, "2"] }
+            """)
+        let data = try JSONSerialization.jsonObject(with: Data(configuration.cron[0].taskDataJSON.utf8))
+        let object = try #require(data as? [String: Any])
+        #expect(object["n"] as? Int == 3)
+        #expect(object["hex"] as? Int == 31)
+        #expect(object["x"] as? Double == 1.5)
+        #expect(object["big"] as? Int == 1000)
+        #expect(object["a"] as? Bool == true && object["b"] as? Bool == false)
+        #expect(object["c"] as? Bool == false && object["d"] as? Bool == true)
+        #expect(object["none"] is NSNull && object["tilde"] is NSNull)
+        #expect(object["quoted"] as? String == "true")
+        #expect(object["word"] as? String == "hello" && object["mixed"] as? String == "tRUE")
+        let list = try #require(object["list"] as? [Any])
+        #expect(list[0] as? Int == 1 && list[1] as? Bool == true && list[2] as? String == "2")
+    }
+
     @Test func aBadExpressionSaysWhichAndWhy() {
         let error = #expect(throws: ConfigurationError.self) {
             try loadConfiguration("cron:\n  nightly:\n    schedule: \"0 25 * * *\"\n    task: { type: Noop }\n")

@@ -39,6 +39,14 @@ struct PostgresTimestampTests {
         )
     }
 
+    @Test func formatsLogTimestampsAsFoundationsISO8601StyleDoes() {
+        let style = Date.ISO8601FormatStyle(includingFractionalSeconds: true)
+        for seconds in [0, 1_795_978_457.123456, 951_782_399.5, -1, 4_102_444_800.25] {
+            let date = Date(timeIntervalSince1970: seconds)
+            #expect(PostgresTimestamp.iso8601(date) == date.formatted(style), "\(seconds)")
+        }
+    }
+
     @Test func civilDaysRoundTripOverFourCenturies() {
         for days in stride(from: Int64(-800_000), through: 800_000, by: 997) {
             let (year, month, day) = PostgresTimestamp.civil(fromDays: days)

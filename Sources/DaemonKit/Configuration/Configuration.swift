@@ -42,7 +42,7 @@ public struct Configuration: Sendable {
     /// `cache-cleanup`, every five minutes.
     public static let defaultCron = [
         CronEntry(
-            name: "cache-cleanup", schedule: try! CronSchedule("*/5 * * * *"), timeZone: TimeZone(identifier: "UTC")!,
+            name: "cache-cleanup", schedule: try! CronSchedule("*/5 * * * *"), timeZoneIdentifier: "UTC",
             catchUp: .once, taskType: "CacheCleanup", taskDataJSON: "{}", priority: 0, maxAttempts: 3)
     ]
 
@@ -112,7 +112,10 @@ public struct Configuration: Sendable {
         let text = String(decoding: data, as: UTF8.self)
         let root: Node?
         do {
-            root = try Yams.compose(yaml: text)
+            // Scalars stay text (`.basic`): `YAMLReader` types each value itself. Yams' default resolver types them
+            // with regular expressions, which load ICU into every process that reads the configuration (about a MB
+            // of memory each).
+            root = try Yams.compose(yaml: text, .basic)
         } catch let error as YamlError {
             throw ConfigurationError(file: path, line: error.line, message: "not valid YAML: \(error.problem)")
         }
@@ -298,14 +301,14 @@ public struct Configuration: Sendable {
             } catch let error as CronError {
                 throw reader.fail(scheduleNode, "\(path).schedule", error.description)
             }
-            var timeZone = TimeZone(identifier: "UTC")!
+            var timeZone = "UTC"
             if let zone = pairs.first(where: { $0.key == "timezone" }) {
                 let text = try reader.string(zone.value, "\(path).timezone")
                 guard let parsed = TimeZone(identifier: text) else {
                     throw reader.fail(
                         zone.value, "\(path).timezone", "\"\(text)\" is not a time zone such as Europe/Berlin")
                 }
-                timeZone = parsed
+                timeZone = parsed.identifier
             }
             var catchUp = CronEntry.CatchUp.once
             if let pair = pairs.first(where: { $0.key == "catch_up" }) {
@@ -322,7 +325,7 @@ public struct Configuration: Sendable {
                 throw reader.fail(taskNode, "\(path).task", "missing type")
             }
             var entry = CronEntry(
-                name: name, schedule: schedule, timeZone: timeZone, catchUp: catchUp,
+                name: name, schedule: schedule, timeZoneIdentifier: timeZone, catchUp: catchUp,
                 taskType: try reader.string(type.value, "\(path).task.type"), taskDataJSON: "{}", priority: 0,
                 maxAttempts: 3)
             for (key, _, value) in taskPairs {
@@ -345,12 +348,31 @@ public struct Configuration: Sendable {
         return entries + defaultCron.filter { !named.contains($0.name) }
     }
 
-    /// The hash of the sections every node must share, serialised in key order so formatting does not count.
+    /// The hash of the sections every node must share, in a canonical form so that formatting and the order of keys
+    /// do not count.
     private static func sharedHash(_ pairs: [(key: String, keyNode: Node, value: Node)]) -> String {
         let shared = pairs.filter { sharedKeys.contains($0.key) }
             .sorted { $0.key < $1.key }
-        let canonical = shared.map { pair in "\(pair.key): \((try? Yams.serialize(node: pair.value)) ?? "")" }
-        return shortHash(canonical.joined(separator: "\n"))
+        return shortHash(shared.map { pair in "\(pair.key): \(canonical(pair.value))" }.joined(separator: "\n"))
+    }
+
+    /// A node as text in one form: scalars quoted, mappings with their pairs sorted. Written here rather than with
+    /// Yams' emitter, which resolves every scalar's type through regular expressions, and so loads ICU into every
+    /// process that reads the configuration.
+    private static func canonical(_ node: Node) -> String {
+        switch node {
+        case .scalar(let scalar):
+            return "\""
+                + scalar.string.replacingOccurrences(of: "\\", with: "\\\\")
+                .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+        case .mapping(let mapping):
+            return "{" + mapping.map { "\(canonical($0.key)): \(canonical($0.value))" }.sorted().joined(separator: ", ")
+                + "}"
+        case .sequence(let sequence):
+            return "[" + sequence.map(canonical).joined(separator: ", ") + "]"
+        case .alias(let alias):
+            return "*" + alias.anchor.rawValue
+        }
     }
 
     /// FNV-1a 64 of the text, in hex: enough to tell configurations apart, not a security measure.

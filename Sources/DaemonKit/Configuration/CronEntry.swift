@@ -13,8 +13,12 @@ public struct CronEntry: Sendable, Equatable {
     /// The entry's key; the tasks it enqueues carry it as their name.
     public var name: String
     public var schedule: CronSchedule
-    /// The time zone the schedule is read in (`timezone:`, default UTC).
-    public var timeZone: TimeZone
+    /// The time zone the schedule is read in (`timezone:`, default UTC), by name: every process reads the
+    /// configuration, and only the cron manager needs the zone itself, whose data comes from ICU (about a MB of
+    /// memory in each process that loads it).
+    public var timeZoneIdentifier: String
+    /// The zone named by `timeZoneIdentifier`, which the configuration checked.
+    public var timeZone: TimeZone { TimeZone(identifier: timeZoneIdentifier) ?? .gmt }
     public var catchUp: CatchUp
     public var taskType: String
     /// The task's data as JSON text (`task: { data: … }`, default `{}`).

@@ -41,7 +41,7 @@ struct YAMLReader {
     }
 
     func boolean(_ node: Node, _ keyPath: String) throws -> Bool {
-        guard let value = node.scalar.flatMap({ Bool.construct(from: $0) }) else {
+        guard let value = node.scalar.flatMap(Self.boolean) else {
             throw fail(node, keyPath, "expected true or false")
         }
         return value
@@ -90,6 +90,16 @@ struct YAMLReader {
         return try sequence.enumerated().map { index, item in try string(item, "\(keyPath)[\(index)]") }
     }
 
+    /// A plain scalar that YAML 1.1 reads as a boolean (`true`, `yes`, `on`, `false`, `no`, `off`, each in lower,
+    /// capitalised or upper case), as Yams' default resolver would have typed it.
+    static func boolean(_ scalar: Node.Scalar) -> Bool? {
+        guard scalar.style == .plain else { return nil }
+        let spellings = { (word: String) in [word, word.prefix(1).uppercased() + word.dropFirst(), word.uppercased()] }
+        if ["true", "yes", "on"].flatMap(spellings).contains(scalar.string) { return true }
+        if ["false", "no", "off"].flatMap(spellings).contains(scalar.string) { return false }
+        return nil
+    }
+
     func isNull(_ node: Node) -> Bool {
         guard let scalar = node.scalar, scalar.style == .plain else { return false }
         return ["", "~", "null", "Null", "NULL"].contains(scalar.string)
@@ -114,7 +124,7 @@ extension Node {
         if scalar.style == .plain {
             if let value = Int.construct(from: scalar) { return value }
             if let value = Double.construct(from: scalar) { return value }
-            if let value = Bool.construct(from: scalar) { return value }
+            if let value = YAMLReader.boolean(scalar) { return value }
             if ["", "~", "null", "Null", "NULL"].contains(scalar.string) { return NSNull() }
         }
         return scalar.string

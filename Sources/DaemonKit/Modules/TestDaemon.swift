@@ -24,7 +24,7 @@ public final class TestDaemon: DaemonModule {
     }
 
     public func run() async throws -> ModuleStep {
-        context.logger.info("Current time \(Date().formatted(.iso8601))")
+        context.logger.info("Current time \(PostgresTimestamp.iso8601(Date()))")
         if !cacheKey.isEmpty {
             let value = try await Cache(connection: context.database).get(
                 String.self, type: "TestDaemon", key: cacheKey)

@@ -27,7 +27,7 @@ public final class SchedulerCronTaskManager: DaemonModule {
                 try await connection.execute(
                     """
                     INSERT INTO scheduler_recurrent_task AS r (name, schedule, timezone, task_type, catch_up)
-                    VALUES (\(entry.name), \(entry.schedule.expression), \(entry.timeZone.identifier), \(entry.taskType),
+                    VALUES (\(entry.name), \(entry.schedule.expression), \(entry.timeZoneIdentifier), \(entry.taskType),
                             \(entry.catchUp.rawValue))
                     ON CONFLICT (name) DO UPDATE
                     SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, task_type = EXCLUDED.task_type,
