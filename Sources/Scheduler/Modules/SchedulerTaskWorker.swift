@@ -12,13 +12,15 @@ import Postgres
 /// task starts the moment a slot frees; one still waiting after `prefetchWait` goes back to the queue. Its attempt
 /// is counted at the claim, as a running task's is, so a task that crashes the worker still runs out of attempts.
 /// The default, 10 × max_workers, lets each claim bring a larger batch, so that each task pays a smaller share of the
-/// claim's statement: a one-node drain of 20,000 Noop tasks went from 22,600–28,200 tasks/s with 2 × max_workers to
-/// 32,400–36,600 with 8× (worker and server CPU per drain down by a third). Prefetched tasks are short by definition,
-/// so the last of a full prefetch starts within 10 × 20 ms.
+/// claim's statement: alternating one-node drains of 20,000 Noop tasks went from 27,500–29,200 tasks/s with
+/// 2 × max_workers to 30,900–38,300 with 10× (worker and server CPU per drain down by a third). Prefetched tasks are
+/// short by definition, so the last of a full prefetch starts within 10 × 20 ms.
 ///
 /// Claims go out on `claim_connections` connections side by side, so that one backend works on a batch while the
-/// other's answer is on its way and the worker runs the tasks of a third: on two cores, a drain of Noop tasks went
-/// from about 20,000 tasks/s with one to 29,000 with two (three did no better).
+/// other's answer is on its way and the worker runs the tasks of a third: on two cores, with a prefetch of
+/// 2 × max_workers, a drain of Noop tasks went from about 20,000 tasks/s with one to 29,000 with two (three did no
+/// better). With the larger default prefetch the second one no longer shows in a drain (one: 34,700–35,800; two:
+/// 33,100–35,400), and costs nothing there either.
 ///
 /// On SIGTERM it claims nothing more, puts prefetched tasks back and lets running tasks finish; tasks still running
 /// when the process is cancelled go back to the queue.

@@ -33,12 +33,15 @@ enum TaskOutcomeJSON {
     }
 
     /// A JSON string, or `null`: quotes, backslashes and control characters escaped, every other byte as it is (the
-    /// bytes of a multi-byte UTF-8 sequence are all 0x80 or above).
+    /// bytes of a multi-byte UTF-8 sequence are all 0x80 or above). A NUL, which PostgreSQL's text cannot hold and
+    /// its JSON parser refuses to turn into text, becomes U+FFFD: a task that printed one would otherwise make every
+    /// statement recording its batch fail.
     private static func appendString(_ string: String?, to json: inout [UInt8]) {
         guard let string else { return json += "null".utf8 }
         json.append(UInt8(ascii: "\""))
         for byte in string.utf8 {
             switch byte {
+            case 0: json += #"\ufffd"#.utf8
             case UInt8(ascii: "\""), UInt8(ascii: "\\"):
                 json += [UInt8(ascii: "\\"), byte]
             case UInt8(ascii: "\n"): json += #"\n"#.utf8
