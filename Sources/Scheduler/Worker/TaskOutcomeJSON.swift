@@ -32,6 +32,8 @@ enum TaskOutcomeJSON {
         return String(decoding: json, as: UTF8.self)
     }
 
+    private static let hexDigits = Array("0123456789abcdef".utf8)
+
     /// A JSON string, or `null`: quotes, backslashes and control characters escaped, every other byte as it is (the
     /// bytes of a multi-byte UTF-8 sequence are all 0x80 or above). A NUL, which PostgreSQL's text cannot hold and
     /// its JSON parser refuses to turn into text, becomes U+FFFD: a task that printed one would otherwise make every
@@ -48,9 +50,8 @@ enum TaskOutcomeJSON {
             case UInt8(ascii: "\r"): json += #"\r"#.utf8
             case UInt8(ascii: "\t"): json += #"\t"#.utf8
             case ..<0x20:
-                let hex = Array("0123456789abcdef".utf8)
                 json += #"\u00"#.utf8
-                json += [hex[Int(byte >> 4)], hex[Int(byte & 0xF)]]
+                json += [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]]
             default:
                 json.append(byte)
             }

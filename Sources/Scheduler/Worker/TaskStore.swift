@@ -9,15 +9,16 @@ struct TaskStore: Sendable {
     let node: String
 
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
-    /// oldest, skipping rows other workers are claiming at the same moment. One statement and one round trip for
-    /// both, so a busy worker pays one per batch. The claim itself is `scheduler_claim_ready_tasks` (sql/0014), which
-    /// walks the ready index in order whatever the queue's statistics say.
+    /// oldest, skipping rows other workers are claiming at the same moment; they come back in no set order (the worker
+    /// orders what its claims bring). One statement and one round trip for both, so a busy worker pays one per batch.
+    /// The claim itself is `scheduler_claim_ready_tasks` (sql/0014), which walks the ready index in order whatever the
+    /// queue's statistics say.
     func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
         let outcomes = try await releasing(all)
         let recording: SQL = outcomes.isEmpty ? "" : "\(Self.recording(outcomes)), "
         let statement: SQL = """
             WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
-            SELECT * FROM claimed ORDER BY priority, id
+            SELECT * FROM claimed
             """
         return try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }.map { row in
             ClaimedTask(
