@@ -29,13 +29,16 @@ public struct SystemdNotifier: Sendable {
     public func stopping() { send("STOPPING=1\nSTATUS=Stopping.") }
     public func watchdog() { send("WATCHDOG=1") }
 
-    /// Sends one datagram; failures are ignored, as `sd_notify` callers do: a missing listener must not stop the daemon.
+    /// Sends one datagram without waiting; failures are ignored, as `sd_notify` callers do: a missing listener must not
+    /// stop the daemon. The send must not block either: a datagram socket's queue holds only `max_dgram_qlen` (often
+    /// 10) unread messages, and a supervisor blocked behind a manager that stopped reading would never stop its
+    /// modules. A message that finds the queue full is dropped.
     func send(_ message: String) {
         guard let socketPath, let address = UnixSocketAddress(socketPath) else { return }
         let descriptor = socket(AF_UNIX, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard descriptor >= 0 else { return }
         defer { close(descriptor) }
         let bytes = Array(message.utf8)
-        _ = address.withSockaddr { sendto(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL), $0, $1) }
+        _ = address.withSockaddr { sendto(descriptor, bytes, bytes.count, Int32(MSG_NOSIGNAL | MSG_DONTWAIT), $0, $1) }
     }
 }
