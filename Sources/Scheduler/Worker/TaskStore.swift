@@ -38,7 +38,9 @@ struct TaskStore: Sendable {
         while true {
             do {
                 return try await statement()
-            } catch let error as PostgresError where error.sqlState == "40P01" && attempt < 3 {
+            } catch let error as PostgresError
+                where error.sqlState == PostgresError.SQLState.deadlockDetected && attempt < 3
+            {
                 attempt += 1
             }
         }
