@@ -31,7 +31,7 @@ struct PGDaemonCommand: AsyncParsableCommand {
         commandName: "pgdaemon",
         abstract: "A clusterable daemon for PostgreSQL: daemon modules and a task scheduler sharing one database.",
         subcommands: [
-            Database.self, ConfigCommand.self, Run.self, Start.self, Stop.self, Status.self, Modules.self,
+            Database.self, ConfigCommand.self, Run.self, Start.self, Stop.self, Status.self, Reload.self, Modules.self,
             Summary.self, Nodes.self, Locks.self, Drain.self, Undrain.self, TaskCommand.self, CacheCommand.self,
             ModuleRun.self,
         ])
@@ -52,6 +52,8 @@ struct PGDaemonCommand: AsyncParsableCommand {
             } catch let error as PostgresError {
                 fail(error.description, code: CommandFailure.failureExitCode)
             } catch let error as NodeAlreadyRunning {
+                fail(error.description, code: CommandFailure.failureExitCode)
+            } catch let error as PidFileHeld {
                 fail(error.description, code: CommandFailure.failureExitCode)
             } catch {
                 let code = exitCode(for: error)

@@ -145,11 +145,19 @@ public final class DaemonHarness {
         return found!
     }
 
-    /// Stops the daemon if it still runs (SIGKILL, so a failed test leaves nothing behind) and removes its folder.
+    /// Stops the daemon if it still runs (SIGKILL, so a failed test leaves nothing behind), whether the test ran it or
+    /// `pgdaemon start` detached it, and removes its folder.
     public func cleanUp() async {
         if let process, process.isRunning {
             kill(process.pid, SIGKILL)
             try? await waitUntil("the supervisor dies", timeout: .seconds(5)) { !process.isRunning }
+        }
+        let pidFile = PidFile(path: pidFilePath)
+        if let detached = pidFile.state().livePID {
+            kill(detached, SIGKILL)
+            try? await waitUntil("the detached supervisor dies", timeout: .seconds(5)) {
+                pidFile.state().livePID == nil
+            }
         }
         await observer.close()
         try? FileManager.default.removeItem(at: folder)
@@ -159,6 +167,24 @@ public final class DaemonHarness {
     /// end kills the supervisor, whose modules then see their lifeline close and exit.
     deinit {
         if let process, process.isRunning { kill(process.pid, SIGKILL) }
+    }
+}
+
+/// Runs `body` with a daemon harness (not started yet) for `modules` on a fresh database, cleaned up whatever happens;
+/// a failure prints what the daemon printed.
+public func withDaemon(
+    modules: String, _ body: (DaemonHarness, TestDatabase) async throws -> Void
+) async throws {
+    try await withTestDatabase { database in
+        let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
+        do {
+            try await body(daemon, database)
+            await daemon.cleanUp()
+        } catch {
+            print("daemon output:\n\(daemon.output)")
+            await daemon.cleanUp()
+            throw error
+        }
     }
 }
 

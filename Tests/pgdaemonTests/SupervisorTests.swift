@@ -4,23 +4,6 @@ import Testing
 
 @Suite("The supervisor and its module processes", .timeLimit(.minutes(2)))
 struct SupervisorTests {
-    /// Runs `body` with a daemon on a fresh database, cleaned up whatever happens.
-    private func withDaemon(
-        modules: String, _ body: (DaemonHarness, TestDatabase) async throws -> Void
-    ) async throws {
-        try await withTestDatabase { database in
-            let daemon = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
-            do {
-                try await body(daemon, database)
-                await daemon.cleanUp()
-            } catch {
-                print("daemon output:\n\(daemon.output)")
-                await daemon.cleanUp()
-                throw error
-            }
-        }
-    }
-
     @Test func eachModuleRunsInAChildProcessAndACrashedOneIsRespawned() async throws {
         try await withDaemon(
             modules: """
@@ -80,11 +63,33 @@ struct SupervisorTests {
         try await withDaemon(modules: "  TestDaemon: { sleep_post: 100ms }") { daemon, _ in
             try daemon.start()
             try await daemon.waitForModule("TestDaemon")
-            let second = try await daemon.command(["run"])
+            // A configuration of its own, so its pid file does not refuse it first.
+            let other = daemon.folder.appending(path: "other.yaml").path
+            let text = try String(contentsOfFile: daemon.configPath, encoding: .utf8)
+                .replacingOccurrences(of: daemon.pidFilePath, with: daemon.folder.appending(path: "other.pid").path)
+            try text.write(toFile: other, atomically: true, encoding: .utf8)
+            let second = try await PGDaemonProcess.run(
+                ["run", "--config", other], environment: ["PGDAEMON_DATABASE_URL": daemon.connectionString])
             #expect(second.status == 1)
             let pid = try #require(daemon.process?.pid)
             #expect(second.stderr.hasPrefix("pgdaemon: Node \(daemon.node) is already running (pid \(pid) on "))
             #expect(daemon.process?.isRunning == true)
+        }
+    }
+
+    @Test func aSecondSupervisorWithTheSamePidFileIsRefusedBeforeItTouchesTheDatabase() async throws {
+        try await withDaemon(modules: "  TestDaemon: { sleep_post: 100ms }") { daemon, _ in
+            try daemon.start()
+            try await daemon.waitForModule("TestDaemon")
+            let pid = try #require(daemon.process?.pid)
+            let second = try await PGDaemonProcess.run(
+                ["run", "--config", daemon.configPath], environment: ["PGDAEMON_DATABASE_URL": "host=/nonexistent"])
+            #expect(second.status == 1)
+            #expect(
+                second.stderr
+                    == "pgdaemon: A running supervisor (pid \(pid)) holds the pid file \(daemon.pidFilePath); stop it first, or give this configuration a daemon.pid_file of its own.\n"
+            )
+            #expect(try String(contentsOfFile: daemon.pidFilePath, encoding: .utf8) == "\(pid)\n")
         }
     }
 

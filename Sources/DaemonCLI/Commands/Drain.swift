@@ -46,12 +46,3 @@ struct Undrain: AsyncParsableCommand {
         print("Node \(configuration.node) takes part in singletons again.")
     }
 }
-
-/// The configuration and the pid of this node's live supervisor, or a failure saying it does not run.
-func runningSupervisor(_ global: GlobalOptions) throws -> (Configuration, Int32) {
-    let configuration = try global.loadConfiguration()
-    guard let pid = PidFile(path: configuration.daemon.pidFile).livePID() else {
-        throw CommandFailure.failure("pgdaemon is not running on node \(configuration.node).")
-    }
-    return (configuration, pid)
-}

@@ -18,10 +18,11 @@ struct Start: AsyncParsableCommand {
             throw CommandFailure.usage("--wait \(wait) is not a duration; write it like 500ms, 10s or 1m.")
         }
         let pidFile = PidFile(path: configuration.daemon.pidFile)
-        if let pid = pidFile.livePID() {
-            print("pgdaemon is already running on node \(configuration.node) (pid \(pid)).")
-            return
+        let before = pidFile.state()
+        if let pid = before.livePID {
+            return print("pgdaemon is already running on node \(configuration.node) (pid \(pid)).")
         }
+        if let stale = before.staleFile(pidFile.path) { print("Starting in place of \(stale).") }
         let logDirectory = configuration.daemon.logDir
         let logPath = try LogFile.prepare(
             directory: logDirectory, name: "pgdaemon", keepDays: configuration.daemon.logKeepDays)
@@ -35,9 +36,13 @@ struct Start: AsyncParsableCommand {
         let deadline = ContinuousClock.now + timeout
         while ContinuousClock.now < deadline {
             if !process.isRunning {
+                // Another start at the same moment took the pid file first: the node runs, which was the point.
+                if let pid = pidFile.state().livePID {
+                    return print("pgdaemon is already running on node \(configuration.node) (pid \(pid)).")
+                }
                 throw CommandFailure.failure("pgdaemon did not start: \(lastLine(of: logPath))")
             }
-            if pidFile.read() == process.pid {
+            if pidFile.state() == .running(pid: process.pid) {
                 print(
                     "pgdaemon started on node \(configuration.node) (pid \(process.pid)); logs in \(logDirectory)."
                 )

@@ -11,9 +11,6 @@ struct Status: AsyncParsableCommand {
     @OptionGroup var global: GlobalOptions
     @OptionGroup var output: OutputOptions
 
-    /// Exit code for "not running", as LSB init scripts use it.
-    static let notRunningExitCode: Int32 = 3
-
     struct Report: Encodable {
         struct Module: Encodable {
             var module: String
@@ -28,7 +25,13 @@ struct Status: AsyncParsableCommand {
 
         var node: String
         var running: Bool
+        /// Running, but not up yet: waiting for the database or starting its modules.
+        var starting: Bool
         var pid: Int32?
+        /// The pid a stale pid file names: no supervisor holds the file, so nothing is trusted of it.
+        var stalePid: Int32?
+        /// One sentence for people when it does not run.
+        var notRunning: String?
         var uptimeSeconds: Double?
         var modules: [Module]
         var databaseError: String?
@@ -36,8 +39,17 @@ struct Status: AsyncParsableCommand {
 
     func run() async throws {
         let configuration = try global.loadConfiguration()
-        let pid = PidFile(path: configuration.daemon.pidFile).livePID()
-        var report = Report(node: configuration.node, running: pid != nil, pid: pid, modules: [])
+        let path = configuration.daemon.pidFile
+        let state = PidFile(path: path).state()
+        let pid = state.livePID
+        var report = Report(node: configuration.node, running: pid != nil, starting: false, pid: pid, modules: [])
+        switch state {
+        case .starting: report.starting = true
+        case .running: break
+        case .stale(let stale, _): report.stalePid = stale
+        case .notRunning: break
+        }
+        if pid == nil { report.notRunning = state.notRunningSentence(node: configuration.node, pidFile: path) }
         do {
             let connection = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: "cli"))
             let node = try await connection.query(
@@ -68,13 +80,17 @@ struct Status: AsyncParsableCommand {
         } else {
             print(Self.render(report))
         }
-        if pid == nil { throw ExitCode(Self.notRunningExitCode) }
+        if pid == nil { throw ExitCode(notRunningExitCode) }
     }
 
     static func render(_ report: Report) -> String {
-        guard let pid = report.pid else { return "pgdaemon is not running on node \(report.node)." }
+        guard let pid = report.pid else {
+            return report.notRunning ?? "pgdaemon is not running on node \(report.node)."
+        }
         var lines = [
-            "pgdaemon is running on node \(report.node) (pid \(pid)\(report.uptimeSeconds.map { ", up \(formatUptime($0))" } ?? ""))."
+            report.starting
+                ? "pgdaemon is starting on node \(report.node) (pid \(pid)): it waits for the database or starts its modules."
+                : "pgdaemon is running on node \(report.node) (pid \(pid)\(report.uptimeSeconds.map { ", up \(formatUptime($0))" } ?? ""))."
         ]
         if let error = report.databaseError {
             lines.append("Module states are unknown: \(error)")

@@ -5,7 +5,10 @@ import Foundation
 /// `pgdaemon stop [--force]`.
 struct Stop: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Stop this node's daemon: running work finishes up to shutdown_timeout; waits until it is gone.")
+        abstract: """
+            Stop this node's daemon: running work finishes up to shutdown_timeout; waits until it is gone. \
+            Exit 3 when it does not run.
+            """)
 
     @OptionGroup var global: GlobalOptions
 
@@ -13,18 +16,14 @@ struct Stop: AsyncParsableCommand {
     var force = false
 
     func run() async throws {
-        let configuration = try global.loadConfiguration()
+        let (configuration, pid) = try runningSupervisor(global)
         let pidFile = PidFile(path: configuration.daemon.pidFile)
-        guard let pid = pidFile.livePID() else {
-            print("pgdaemon is not running on node \(configuration.node).")
-            return
-        }
         kill(pid, force ? SIGKILL : SIGTERM)
         let limit = force ? Duration.seconds(10) : configuration.daemon.shutdownTimeout + .seconds(10)
         let deadline = ContinuousClock.now + limit
         while ContinuousClock.now < deadline {
-            if !PidFile.isAlive(pid) {
-                if force { try? FileManager.default.removeItem(atPath: pidFile.path) }
+            // The supervisor's lock on the file goes with its process, whichever way it ends.
+            if pidFile.state().livePID != pid {
                 print("pgdaemon stopped on node \(configuration.node) (pid \(pid)).")
                 return
             }

@@ -66,13 +66,27 @@ public final class ChildProcess: Sendable {
         self.pid = pid
         let child = pid
         let thread = Thread { [self] in
-            var raw: Int32 = 0
-            while waitpid(child, &raw, 0) < 0 && errno == EINTR {}
-            self.status.withLock { $0 = raw }
+            // Waits for the exit without reaping, then reaps under the lock that `signal(_:)` takes: while the lock
+            // shows no status the pid is still this child's (alive, or a zombie), never a reused one.
+            var info = siginfo_t()
+            while waitid(P_PID, id_t(child), &info, WEXITED | WNOWAIT) < 0 && errno == EINTR {}
+            let raw = self.status.withLock { status in
+                var raw: Int32 = 0
+                while waitpid(child, &raw, 0) < 0 && errno == EINTR {}
+                status = raw
+                return raw
+            }
             onExit?(raw)
         }
         thread.name = "reap \(pid)"
         thread.start()
+    }
+
+    /// Sends `signal` to the child unless it has been reaped: a reaped child's pid may already belong to another
+    /// process, so only this, never `kill(pid, …)`, signals a child. Returns whether the signal went.
+    @discardableResult
+    public func signal(_ signal: Int32) -> Bool {
+        status.withLock { status in status == nil && kill(pid, signal) == 0 }
     }
 
     /// Whether the child has not been reaped yet.

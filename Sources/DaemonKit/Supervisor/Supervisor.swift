@@ -90,8 +90,13 @@ public actor Supervisor {
         (events, eventSink) = AsyncStream.makeStream(of: Event.self)
     }
 
-    /// Runs until stopped; returns the process's exit code. Throws `NodeAlreadyRunning` when the node name is taken.
+    /// Runs until stopped; returns the process's exit code. Throws `PidFileHeld` when a live supervisor holds the pid
+    /// file, and `NodeAlreadyRunning` when the node name is taken.
     public func run() async throws -> Int32 {
+        // The pid file is taken before anything else, so of two supervisors started at once with one file, one runs
+        // and the other is refused at once, naming the first.
+        let pidFile = try PidFile(path: configuration.daemon.pidFile).lock()
+        defer { pidFile.release() }
         let registration = try await registerWaitingForTheDatabase()
         if !registration.locksNodeName {
             logger.warning(
@@ -124,9 +129,7 @@ public actor Supervisor {
         for entry in configuration.validModules {
             await start(entry, registration: registration)
         }
-        let pidFile = PidFile(path: configuration.daemon.pidFile)
-        try pidFile.write()
-        defer { pidFile.remove() }
+        try pidFile.publish()
         let statusServer = serveStatus()
         defer { statusServer?.stop() }
         logger.notice(
@@ -198,7 +201,7 @@ public actor Supervisor {
                         metadata: ["modules": "\(late.map(\.entry.name).sorted())"])
                 }
                 for child in late {
-                    if let pid = child.process?.pid { kill(pid, SIGKILL) }
+                    child.process?.signal(SIGKILL)
                 }
             }
             if stopping && children.values.allSatisfy({ $0.process == nil }) { break }
@@ -343,7 +346,7 @@ public actor Supervisor {
         logger.notice(
             "Stopping.", metadata: ["shutdown_timeout": "\(DurationText.format(configuration.daemon.shutdownTimeout))"])
         for child in children.values {
-            if let pid = child.process?.pid { kill(pid, SIGTERM) }
+            child.process?.signal(SIGTERM)
         }
         let timeout = configuration.daemon.shutdownTimeout
         Task { [eventSink] in
@@ -406,8 +409,8 @@ public actor Supervisor {
     private func stop(_ child: inout Child, replacement: ModuleConfiguration?) {
         child.stopping = true
         child.replacement = replacement
-        if let pid = child.process?.pid {
-            kill(pid, SIGTERM)
+        if let process = child.process {
+            process.signal(SIGTERM)
         } else if let replacement {
             // Waiting for a restart after a crash: nothing to stop, so the replacement starts on the next event.
             child.entry = replacement

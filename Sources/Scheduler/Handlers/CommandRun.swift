@@ -29,7 +29,7 @@ struct CommandRun {
         } catch let error as POSIXError {
             throw PermanentTaskFailure("Cannot start \(argv[0]): \(error.localizedDescription).")
         }
-        let killer = Killer(pid: process.pid)
+        let killer = Killer(process: process)
         let timer = Task {
             try await CoarseTimer.shared.sleep(until: .now + timeout)
             killer.kill(timedOut: true)
@@ -40,7 +40,6 @@ struct CommandRun {
             killer.kill(timedOut: false)
         }
         timer.cancel()
-        killer.finish()
         var data = FileManager.default.contents(atPath: outputPath) ?? Data()
         if data.count > outputLimit { data = data.suffix(outputLimit) }
         return Outcome(
@@ -49,18 +48,18 @@ struct CommandRun {
             output: String(decoding: data, as: UTF8.self))
     }
 
-    /// Sends SIGTERM, then SIGKILL 5 s later if the process is still there, at most once.
+    /// Sends SIGTERM, then SIGKILL 5 s later if the process is still there, at most once; through `ChildProcess`, which
+    /// signals nothing once the process is reaped (its pid may be reused by then).
     private final class Killer: Sendable {
         private struct State {
             var killed = false
             var timedOut = false
-            var finished = false
         }
 
-        private let pid: pid_t
+        private let process: ChildProcess
         private let state = Mutex(State())
 
-        init(pid: pid_t) { self.pid = pid }
+        init(process: ChildProcess) { self.process = process }
 
         var timedOut: Bool { state.withLock { $0.timedOut } }
 
@@ -70,19 +69,14 @@ struct CommandRun {
                     state.killed = true
                     state.timedOut = state.timedOut || timedOut
                 }
-                return !state.killed && !state.finished
+                return !state.killed
             }
             guard first else { return }
-            Foundation.kill(pid, SIGTERM)
-            Task.detached { [self] in
+            process.signal(SIGTERM)
+            Task.detached { [process] in
                 try? await Task.sleep(for: .seconds(5))
-                if !state.withLock({ $0.finished }) { Foundation.kill(pid, SIGKILL) }
+                process.signal(SIGKILL)
             }
-        }
-
-        /// The process was reaped: its pid may be reused, so it is never signalled again.
-        func finish() {
-            state.withLock { $0.finished = true }
         }
     }
 }
