@@ -9,48 +9,6 @@ import Testing
     import Glibc
 #endif
 
-/// A plain HTTP/1.1 GET over a socket: the status line's code and the body.
-func httpGet(port: UInt16, path: String) throws -> (status: Int, body: String) {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = port.bigEndian
-    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-        }
-    }
-    guard connected == 0 else { throw POSIXError(POSIXError.Code(rawValue: errno) ?? .ECONNREFUSED) }
-    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".utf8)
-    _ = request.withUnsafeBytes { send(descriptor, $0.baseAddress, $0.count, 0) }
-    var response: [UInt8] = []
-    var buffer = [UInt8](repeating: 0, count: 4096)
-    while case let count = recv(descriptor, &buffer, buffer.count, 0), count > 0 { response += buffer[..<count] }
-    let text = String(decoding: response, as: UTF8.self)
-    let parts = text.components(separatedBy: "\r\n\r\n")
-    let status = Int(parts[0].split(separator: " ").dropFirst().first ?? "") ?? 0
-    return (status, parts.dropFirst().joined(separator: "\r\n\r\n"))
-}
-
-/// A TCP port nobody listens on now.
-func freePort() -> UInt16 {
-    let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(descriptor) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    inet_pton(AF_INET, "127.0.0.1", &address.sin_addr)
-    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-    _ = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-            _ = bind(descriptor, $0, length)
-            return getsockname(descriptor, $0, &length)
-        }
-    }
-    return UInt16(bigEndian: address.sin_port)
-}
-
 @Suite("daemon.http: /health and /metrics, run as a process", .timeLimit(.minutes(2)))
 struct StatusEndpointTests {
     @Test func healthAndMetricsAnswerWhileTasksRunAndHealthFailsWithoutTheDatabase() async throws {

@@ -208,7 +208,9 @@ struct TaskWorkerTests {
             try daemon.start()
             try await daemon.waitForModule("SchedulerTaskWorker", iterations: 0)
             let connection = try await database.connect()
-            try await connection.execute(#"SELECT scheduler_task_add('Sleep', '{"seconds": 1.5}')"#)
+            // 3 s: seen by the poll below even when a loaded run stalls this process for two seconds (seen: 1.85 s
+            // between the enqueue and the first poll), and done within the 4 s a module's stop allows its work.
+            try await connection.execute(#"SELECT scheduler_task_add('Sleep', '{"seconds": 3}')"#)
             try await waitUntil("the task runs") {
                 try await connection.query("SELECT 1 FROM scheduler_task WHERE lock_key IS NOT NULL").count == 1
             }

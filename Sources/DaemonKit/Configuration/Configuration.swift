@@ -155,7 +155,9 @@ public struct Configuration: Sendable {
         var settings = DaemonSettings()
         let pairs = try reader.mapping(node, "daemon")
         try reader.checkKeys(
-            pairs, allowed: ["pid_file", "log_dir", "log_keep_days", "shutdown_timeout", "http"], "daemon")
+            pairs,
+            allowed: ["pid_file", "log_dir", "log_keep_days", "shutdown_timeout", "http", "http_max_connections"],
+            "daemon")
         for (key, _, value) in pairs {
             let path = "daemon.\(key)"
             switch key {
@@ -163,6 +165,7 @@ public struct Configuration: Sendable {
             case "log_dir": settings.logDir = try reader.string(value, path)
             case "log_keep_days": settings.logKeepDays = try reader.positiveInteger(value, path)
             case "shutdown_timeout": settings.shutdownTimeout = try reader.duration(value, path)
+            case "http_max_connections": settings.httpMaxConnections = try reader.positiveInteger(value, path)
             default:
                 let text = try reader.string(value, path)
                 guard HTTPAddress(text) != nil else {

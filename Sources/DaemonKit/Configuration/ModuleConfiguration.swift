@@ -48,6 +48,9 @@ public struct DaemonSettings: Sendable, Equatable {
     public var shutdownTimeout: Duration = .seconds(30)
     /// `host:port` for `/metrics` and `/health`; default none.
     public var http: String?
+    /// How many connections `daemon.http` keeps open at once; a new one closes the one that has waited longest for
+    /// its request. Default 64.
+    public var httpMaxConnections = 64
 
     public init() {}
 }

@@ -330,7 +330,8 @@ public actor Supervisor {
         guard let text = configuration.daemon.http, let address = HTTPAddress(text) else { return nil }
         let status = NodeStatus(configuration: configuration)
         do {
-            let server = try StatusServer(address: address) { path in await status.respond(to: path) }
+            let limits = StatusServer.Limits(connections: configuration.daemon.httpMaxConnections)
+            let server = try StatusServer(address: address, limits: limits) { path in await status.respond(to: path) }
             logger.notice("Serving /metrics and /health.", metadata: ["http": "\(address)"])
             return server
         } catch {
