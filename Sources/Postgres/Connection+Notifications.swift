@@ -15,11 +15,6 @@ extension Connection {
         try await execute("LISTEN \(identifier: channel)")
     }
 
-    /// Stops listening on a channel.
-    public func unlisten(_ channel: String) async throws {
-        try await execute("UNLISTEN \(identifier: channel)")
-    }
-
     /// Sends a notification; listeners receive it when the current transaction commits.
     public func notify(_ channel: String, payload: String = "") async throws {
         try await execute("SELECT pg_notify(\(channel), \(payload))")

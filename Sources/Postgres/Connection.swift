@@ -197,11 +197,6 @@ public actor Connection {
         }
     }
 
-    /// Asks the server to cancel whatever statement this connection runs now; safe from any thread.
-    public nonisolated func cancelRunningStatement() {
-        canceller.cancel()
-    }
-
     /// Whether the server answers on this session now. A broken session answers false and stays broken until
     /// `reconnect()`.
     public func ping() -> Bool {

@@ -8,7 +8,11 @@ import Postgres
 /// drain.
 ///
 /// ```swift
-/// let supervisor = Supervisor(options: .init(configurationFile: "pgdaemon.yaml"), registry: .builtIn, logger: logger)
+/// let registry = ModuleRegistry.builtIn.adding(.scheduler)
+/// let configuration = try Configuration.load(file: "pgdaemon.yaml", node: nil, registry: registry)
+/// let supervisor = Supervisor(
+///     configuration: configuration, options: .init(configurationFile: "pgdaemon.yaml"), registry: registry,
+///     logger: logger)
 /// let exitCode = try await supervisor.run()
 /// ```
 ///

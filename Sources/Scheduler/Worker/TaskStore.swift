@@ -10,7 +10,8 @@ struct TaskStore: Sendable {
 
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
     /// oldest, skipping rows other workers are claiming at the same moment; they come back in no set order (the worker
-    /// orders what its claims bring). One statement and one round trip for both, so a busy worker pays one per batch.
+    /// orders what its claims bring). One statement for both, so a busy worker pays one round trip per batch, and a
+    /// second only when some of `all` are released (`releasing`).
     /// The claim itself is `scheduler_claim_ready_tasks` (sql/0014), which walks the ready index in order whatever the
     /// queue's statistics say.
     func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
