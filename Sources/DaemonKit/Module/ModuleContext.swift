@@ -40,7 +40,7 @@ public final class ModuleContext: Sendable {
     /// Returns once the database answers; while it does not, reports `waiting-for-db` and retries with a backoff from
     /// 1 s to 30 s, reconnecting each time, so a module never spins against a database that is down.
     public func waitForDatabase() async throws {
-        var delay = Duration.seconds(1)
+        var backoff = Backoff.waitingForTheDatabase
         var waited = false
         while !(await database.ping()) {
             if !waited {
@@ -48,8 +48,7 @@ public final class ModuleContext: Sendable {
                 waited = true
             }
             await state.report(.waitingForDatabase)
-            if try await stop.sleep(for: delay) { throw CancellationError() }
-            delay = min(delay * 2, .seconds(30))
+            if try await stop.sleep(for: backoff.next()) { throw CancellationError() }
             try? await database.reconnect()
         }
         if waited {

@@ -87,14 +87,13 @@ public struct ModuleRunner: Sendable {
 
     /// Connects, retrying with a backoff while the database is unreachable, as PreRun would; a stop ends the wait.
     private func connectWaiting() async throws -> Connection {
-        var delay = Duration.seconds(1)
+        var backoff = Backoff.waitingForTheDatabase
         while true {
             do {
                 return try await Connection.connect(Self.connectionOptions(configuration, purpose: module.name))
             } catch let error as PostgresError {
                 logger.warning("Cannot connect to the database; retrying.", metadata: ["error": "\(error)"])
-                if try await stop.sleep(for: delay) { throw CancellationError() }
-                delay = min(delay * 2, .seconds(30))
+                if try await stop.sleep(for: backoff.next()) { throw CancellationError() }
             }
         }
     }

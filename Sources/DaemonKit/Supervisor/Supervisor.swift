@@ -315,15 +315,14 @@ public actor Supervisor {
     /// Registers the node, waiting while the database does not answer (it may be restarting, or start after this
     /// node), as the modules wait in PreRun: every try is logged, and the waits grow from 250 ms to 5 s.
     private func registerWaitingForTheDatabase() async throws -> NodeRegistration {
-        var delay = Duration.milliseconds(250)
+        var backoff = Backoff(initial: .milliseconds(250), cap: .seconds(5))
         while true {
             do {
                 return try await NodeRegistration.register(configuration)
             } catch let error as PostgresError where error.isConnectionError {
                 logger.warning(
                     "Cannot reach the database to register the node; retrying.", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: delay)
-                delay = min(delay * 2, .seconds(5))
+                try await Task.sleep(for: backoff.next())
             }
         }
     }

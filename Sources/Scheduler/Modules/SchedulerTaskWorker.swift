@@ -63,9 +63,11 @@ public final class SchedulerTaskWorker: DaemonModule {
         heartbeatInterval = min(.seconds(10), SchedulerTaskRescuer.lockTimeout(in: context.configuration) / 4)
         runner = TaskRunner(
             handlers: TaskHandlerRegistry.current,
-            backoff: RetryBackoff(
-                base: context.settings.duration("retry_backoff", default: .seconds(1)),
-                cap: context.settings.duration("retry_backoff_max", default: .seconds(3600))),
+            // The n-th retry waits retry_backoff × 2^(n−1), ±20 % so that tasks failing together do not come back
+            // together, at most retry_backoff_max.
+            backoff: Backoff(
+                initial: context.settings.duration("retry_backoff", default: .seconds(1)),
+                cap: context.settings.duration("retry_backoff_max", default: .seconds(3600)), jitter: 0.2),
             context: context)
         var stores = [TaskStore(connection: context.database, node: context.node)]
         for lane in 1..<max(1, context.settings.integer("claim_connections", default: 2)) {

@@ -5,7 +5,7 @@ import Logging
 /// Runs one claimed task with its handler, within the handler's timeout, and tells how the attempt ended.
 struct TaskRunner: Sendable {
     let handlers: TaskHandlerRegistry
-    let backoff: RetryBackoff
+    let backoff: Backoff
     let context: ModuleContext
 
     func execute(_ task: ClaimedTask) async -> TaskOutcome {
@@ -61,7 +61,7 @@ struct TaskRunner: Sendable {
                 logger.warning("Task failed on its last attempt.", metadata: ["error": "\(message)"])
                 return outcome(.failed, message)
             }
-            let delay = backoff.delay(retry: task.attempts)
+            let delay = backoff.delay(attempt: task.attempts)
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             logger.info("Task failed; it will be retried.", metadata: ["error": "\(message)", "retry.in": "\(delay)"])
             return outcome(.retried, message, retryAt: Date().timeIntervalSince1970 + seconds)
