@@ -54,7 +54,9 @@ actor NodeStatus {
         let node = configuration.node
         do {
             var text = PrometheusText()
-            // One pass over this node's history rows gives both the outcome counts and the delay histogram.
+            // One pass over this node's history rows gives both the outcome counts and the delay histogram. Every time
+            // in it is the database clock's, so a delay is never below zero and is not clamped: a negative one would
+            // show a fault instead of hiding it.
             let buckets = Self.delayBuckets.enumerated().map { "count(*) FILTER (WHERE d <= \($1)) AS b\($0)" }
                 .joined(separator: ", ")
             let history = try await query(
@@ -62,7 +64,7 @@ actor NodeStatus {
                 SELECT task_type, status, count(*) AS n, count(d) AS started, coalesce(sum(d), 0)::float8 AS total,
                        \(unsafeSQL: buckets)
                 FROM (SELECT task_type, status,
-                             greatest(extract(epoch FROM started_at - coalesce(scheduled_for, create_time)), 0)::float8 AS d
+                             extract(epoch FROM started_at - coalesce(scheduled_for, create_time))::float8 AS d
                       FROM scheduler_task_history WHERE node = \(node)) AS h
                 GROUP BY 1, 2 ORDER BY 1, 2
                 """)

@@ -5,11 +5,16 @@ import Postgres
 /// The task handlers a daemon binary knows, by task type. `pgdaemon` uses the built-in set; a team's own daemon adds
 /// its handlers and passes them to `DaemonCommandLine.main(registry:handlers:)`.
 public struct TaskHandlerRegistry: Sendable {
-    typealias Run = @Sendable (_ dataJSON: String, _ context: TaskContext) async throws -> Void
-
-    struct Entry: Sendable {
+    /// One attempt of a task, its data read: how long it may take, and what runs it.
+    struct Attempt: Sendable {
         var timeout: Duration
-        var run: Run
+        var run: @Sendable (_ context: TaskContext) async throws -> Void
+    }
+
+    /// A task type's handler: reads a task's data once, into an `Attempt`, or throws `PermanentTaskFailure` naming
+    /// what does not fit.
+    struct Entry: Sendable {
+        var prepare: @Sendable (_ dataJSON: String) throws -> Attempt
     }
 
     private var entries: [String: Entry] = [:]
@@ -32,14 +37,16 @@ public struct TaskHandlerRegistry: Sendable {
 
     /// Registers a handler for its task type; task data that does not decode into its payload fails permanently.
     public mutating func register<Handler: TaskHandler>(_ handler: Handler.Type) {
-        entries[Handler.type] = Entry(timeout: Handler.timeout) { dataJSON, context in
-            let payload: Handler.Payload
+        entries[Handler.type] = Entry { dataJSON in
+            let data: TaskData<Handler.Payload>
             do {
-                payload = try JSONDecoder().decode(Handler.Payload.self, from: Data(dataJSON.utf8))
+                data = try JSONDecoder().decode(TaskData<Handler.Payload>.self, from: Data(dataJSON.utf8))
             } catch let error as DecodingError {
                 throw PermanentTaskFailure("The task data does not fit \(Handler.type): \(error.shortDescription).")
             }
-            try await Handler().run(payload, context: context)
+            return Attempt(timeout: data.timeout ?? Handler.timeout) { [payload = data.payload] context in
+                try await Handler().run(payload, context: context)
+            }
         }
     }
 

@@ -153,8 +153,8 @@ public final class SchedulerTaskWorker: DaemonModule {
             }
             /// Hands prefetched tasks back, unrun and their attempt not counted, with the next recorded outcomes.
             func releasePrefetched(waitingSince cutoff: ContinuousClock.Instant) {
-                let now = Date().timeIntervalSince1970
                 for waited in prefetched where waited.since <= cutoff {
+                    let now = waited.task.serverTime()
                     finished.append(
                         TaskOutcome(
                             id: waited.task.id, token: waited.task.token, status: .released, startedAt: now,

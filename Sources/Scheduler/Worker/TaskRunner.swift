@@ -9,25 +9,18 @@ struct TaskRunner: Sendable {
     let context: ModuleContext
 
     func execute(_ task: ClaimedTask) async -> TaskOutcome {
-        let started = Date().timeIntervalSince1970
+        let started = task.serverTime()
         let output = TaskOutput()
         func outcome(_ status: TaskOutcome.Status, _ error: String? = nil, retryAt: Double? = nil) -> TaskOutcome {
             TaskOutcome(
                 id: task.id, token: task.token, status: status, error: error,
                 output: output.contents.isEmpty ? nil : output.contents,
-                retryAt: retryAt, startedAt: started, finishedAt: Date().timeIntervalSince1970)
+                retryAt: retryAt, startedAt: started, finishedAt: task.serverTime())
         }
         guard let handler = handlers[task.type] else {
             return outcome(
                 .failed,
                 "No handler for task type \(task.type); this binary runs \(handlers.types.joined(separator: ", ")).")
-        }
-        let timeout: Duration
-        switch Self.timeoutOverride(in: task.dataJSON) {
-        case .none: timeout = handler.timeout
-        case .some(.some(let duration)): timeout = duration
-        case .some(.none):
-            return outcome(.failed, "The task data's timeout is not a duration; write it like 30s, 10m or 1h.")
         }
         var logger = context.logger
         logger[metadataKey: "task.id"] = "\(task.id)"
@@ -36,18 +29,19 @@ struct TaskRunner: Sendable {
             taskID: task.id, name: task.name, attempt: task.attempts, maxAttempts: task.maxAttempts, logger: logger,
             configuration: context.configuration, database: context.database, output: output)
         do {
+            let attempt = try handler.prepare(task.dataJSON)
             try await withThrowingTaskGroup(of: Bool.self) { group in
                 group.addTask {
-                    try await handler.run(task.dataJSON, taskContext)
+                    try await attempt.run(taskContext)
                     return true
                 }
                 group.addTask {
-                    try await CoarseTimer.shared.sleep(until: .now + timeout)
+                    try await CoarseTimer.shared.sleep(until: .now + attempt.timeout)
                     return false
                 }
                 defer { group.cancelAll() }
                 guard try await group.next() == true else {
-                    throw TaskTimedOut(type: task.type, timeout: timeout)
+                    throw TaskTimedOut(type: task.type, timeout: attempt.timeout)
                 }
             }
             return outcome(.done)
@@ -64,16 +58,7 @@ struct TaskRunner: Sendable {
             let delay = backoff.delay(attempt: task.attempts)
             let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             logger.info("Task failed; it will be retried.", metadata: ["error": "\(message)", "retry.in": "\(delay)"])
-            return outcome(.retried, message, retryAt: Date().timeIntervalSince1970 + seconds)
+            return outcome(.retried, message, retryAt: task.serverTime() + seconds)
         }
-    }
-
-    /// A `"timeout": "30s"` in the task's data, which overrides its handler's: `nil` when there is none, `.some(nil)`
-    /// when it is not a duration.
-    static func timeoutOverride(in dataJSON: String) -> Duration?? {
-        guard let object = try? JSONSerialization.jsonObject(with: Data(dataJSON.utf8)) as? [String: Any],
-            let value = object["timeout"]
-        else { return nil }
-        return .some((value as? String).flatMap(DurationText.parse).flatMap { $0 > .zero ? $0 : nil })
     }
 }

@@ -19,14 +19,17 @@ struct TaskStore: Sendable {
         let recording: SQL = outcomes.isEmpty ? "" : "\(Self.recording(outcomes)), "
         let statement: SQL = """
             WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
-            SELECT * FROM claimed
+            SELECT *, extract(epoch FROM clock_timestamp())::float8 AS server_clock FROM claimed
             """
-        return try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }.map { row in
+        let rows = try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }
+        let claimedHere = ContinuousClock.now
+        return try rows.map { row in
             ClaimedTask(
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
                 type: try row.decode(String.self, "task_type"), dataJSON: try row.decode(String.self, "data"),
                 attempts: try row.decode(Int.self, "attempts"), maxAttempts: try row.decode(Int.self, "max_attempts"),
-                priority: try row.decode(Int.self, "priority"), token: token)
+                priority: try row.decode(Int.self, "priority"), token: token,
+                claimedOnServer: try row.decode(Double.self, "server_clock"), claimedHere: claimedHere)
         }
     }
 
