@@ -69,11 +69,13 @@ public final class SchedulerTaskWorker: DaemonModule {
                 initial: context.settings.duration("retry_backoff", default: .seconds(1)),
                 cap: context.settings.duration("retry_backoff_max", default: .seconds(3600)), jitter: 0.2),
             context: context)
-        var stores = [TaskStore(connection: context.database, node: context.node)]
+        let clock = DatabaseClock()
+        var stores = [TaskStore(connection: context.database, node: context.node, clock: clock)]
         for lane in 1..<max(1, context.settings.integer("claim_connections", default: 2)) {
             let options = ModuleRunner.connectionOptions(
                 context.configuration, purpose: "\(context.module.name)/claim-\(lane + 1)")
-            stores.append(TaskStore(connection: try await Connection.connect(options), node: context.node))
+            stores.append(
+                TaskStore(connection: try await Connection.connect(options), node: context.node, clock: clock))
         }
         self.stores = stores
         listener = try await Connection.connect(

@@ -12,18 +12,12 @@ struct ClaimedTask: Sendable {
     /// Lower runs first.
     var priority: Int
     var token: String
-    /// The database's clock when the claim ran (seconds since the epoch), and this process's monotonic clock when the
-    /// claim came back: together they tell the database's time of any later moment of this attempt.
-    var claimedOnServer: Double
-    var claimedHere: ContinuousClock.Instant
+    /// The worker's reading of the database clock, which an attempt's times come from.
+    var clock: DatabaseClock
 
-    /// The database clock's time at `instant`: the claim's server time plus what this process's monotonic clock
-    /// measured since, so that an attempt's times compare with create_time and lock_time, which the database
+    /// The database clock's time now: an attempt's times compare with create_time and lock_time, which the database
     /// records, however far this host's wall clock is off.
-    func serverTime(at instant: ContinuousClock.Instant = .now) -> Double {
-        let elapsed = claimedHere.duration(to: instant)
-        return claimedOnServer + Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
-    }
+    func serverTime() -> Double { clock.now() }
 }
 
 /// How one attempt ended.

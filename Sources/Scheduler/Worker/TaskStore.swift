@@ -7,6 +7,8 @@ import Postgres
 struct TaskStore: Sendable {
     let connection: Connection
     let node: String
+    /// Shared by every store of a worker, so all its attempts read one database clock.
+    let clock: DatabaseClock
 
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
     /// oldest, skipping rows other workers are claiming at the same moment; they come back in no set order (the worker
@@ -22,14 +24,15 @@ struct TaskStore: Sendable {
             SELECT *, extract(epoch FROM clock_timestamp())::float8 AS server_clock FROM claimed
             """
         let rows = try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }
-        let claimedHere = ContinuousClock.now
+        if let serverClock = try rows.first?.decode(Double.self, "server_clock") {
+            clock.observe(serverClock: serverClock, at: .now)
+        }
         return try rows.map { row in
             ClaimedTask(
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
                 type: try row.decode(String.self, "task_type"), dataJSON: try row.decode(String.self, "data"),
                 attempts: try row.decode(Int.self, "attempts"), maxAttempts: try row.decode(Int.self, "max_attempts"),
-                priority: try row.decode(Int.self, "priority"), token: token,
-                claimedOnServer: try row.decode(Double.self, "server_clock"), claimedHere: claimedHere)
+                priority: try row.decode(Int.self, "priority"), token: token, clock: clock)
         }
     }
 
