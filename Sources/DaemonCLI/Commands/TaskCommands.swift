@@ -56,8 +56,7 @@ struct TaskCommand: AsyncParsableCommand {
             let (_, connection) = try await global.connect(purpose: "cli")
             var executionTime = at.flatMap(Self.parseTime)
             if let delay = delay.flatMap(DurationText.parse) {
-                executionTime = Date().addingTimeInterval(
-                    Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18)
+                executionTime = Date().addingTimeInterval(delay / .seconds(1))
             }
             let id = try await TaskQueue(connection: connection).add(
                 NewTask(

@@ -25,7 +25,6 @@ final class DatabaseClock: Sendable {
     private static let origin = ContinuousClock.now
 
     private static func seconds(_ instant: ContinuousClock.Instant) -> Double {
-        let elapsed = origin.duration(to: instant)
-        return Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+        origin.duration(to: instant) / .seconds(1)
     }
 }

@@ -56,9 +56,8 @@ struct TaskRunner: Sendable {
                 return outcome(.failed, message)
             }
             let delay = backoff.delay(attempt: task.attempts)
-            let seconds = Double(delay.components.seconds) + Double(delay.components.attoseconds) / 1e18
             logger.info("Task failed; it will be retried.", metadata: ["error": "\(message)", "retry.in": "\(delay)"])
-            return outcome(.retried, message, retryAt: task.serverTime() + seconds)
+            return outcome(.retried, message, retryAt: task.serverTime() + delay / .seconds(1))
         }
     }
 }
