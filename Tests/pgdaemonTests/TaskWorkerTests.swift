@@ -13,14 +13,17 @@ struct TaskWorkerTests {
     @Test func threeNodesDrainTenThousandTasksEachExactlyOnce() async throws {
         try await withTestDatabase { database in
             let connection = try await database.connect()
-            try await connection.execute(
-                "SELECT scheduler_task_add('Noop', jsonb_build_object('n', i)) FROM generate_series(1, 10000) AS i")
             var nodes: [DaemonHarness] = []
             for _ in 0..<3 {
                 let node = try await DaemonHarness(connectionString: database.connectionString, modules: modules)
                 try node.start()
                 nodes.append(node)
             }
+            // The tasks come once every worker runs: a loaded run starts the nodes seconds apart, and one node alone
+            // drains 10,000 tasks in under a second.
+            for node in nodes { try await node.waitForModule("SchedulerTaskWorker", iterations: 0) }
+            try await connection.execute(
+                "SELECT scheduler_task_add('Noop', jsonb_build_object('n', i)) FROM generate_series(1, 10000) AS i")
             try await waitUntil("the queue is drained", timeout: .seconds(120)) {
                 try await connection.query(
                     "SELECT (SELECT count(*) FROM scheduler_task) + (SELECT count(*) FROM scheduler_future_task) AS n"
