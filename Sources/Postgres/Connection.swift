@@ -10,7 +10,7 @@ import Synchronization
 ///
 /// ```swift
 /// let connection = try await Connection.connect(ConnectionOptions(url, applicationName: "pgdaemon/node-a/db"))
-/// let rows = try await connection.query("SELECT id, name FROM scheduler_task WHERE priority < \(limit)")
+/// let rows = try await connection.query("SELECT id, name FROM app_user WHERE age < \(limit)")
 /// for row in rows {
 ///     print(try row.decode(Int64.self, "id"), try row.decode(String?.self, "name") ?? "-")
 /// }

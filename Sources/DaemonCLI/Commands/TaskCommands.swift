@@ -68,43 +68,6 @@ struct TaskCommand: AsyncParsableCommand {
         }
     }
 
-    /// A task as listings show it, wherever it is: ready, running or future.
-    struct Listed: Encodable {
-        var id: Int64
-        var name: String?
-        var type: String
-        var state: String
-        var priority: Int
-        var attempts: Int
-        var maxAttempts: Int
-        var node: String?
-        var due: Date?
-        var created: Date
-        var data: String
-        var lastError: String?
-    }
-
-    static let listedQuery = """
-        SELECT id, name, task_type, CASE WHEN lock_key IS NULL THEN 'ready' ELSE 'running' END AS state, priority,
-               attempts, max_attempts, lock_node AS node, scheduled_for AS due, create_time, task_data::text AS data,
-               last_error
-        FROM scheduler_task
-        UNION ALL
-        SELECT id, name, task_type, 'future', priority, attempts, max_attempts, NULL, execution_time, create_time,
-               task_data::text, last_error
-        FROM scheduler_future_task
-        """
-
-    static func listed(_ row: PostgresRow) throws -> Listed {
-        Listed(
-            id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
-            type: try row.decode(String.self, "task_type"), state: try row.decode(String.self, "state"),
-            priority: try row.decode(Int.self, "priority"), attempts: try row.decode(Int.self, "attempts"),
-            maxAttempts: try row.decode(Int.self, "max_attempts"), node: try row.decode(String?.self, "node"),
-            due: try row.decode(Date?.self, "due"), created: try row.decode(Date.self, "create_time"),
-            data: try row.decode(String.self, "data"), lastError: try row.decode(String?.self, "last_error"))
-    }
-
     struct List: AsyncParsableCommand {
         static let configuration = CommandConfiguration(abstract: "List ready, running and future tasks.")
 
@@ -114,16 +77,14 @@ struct TaskCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (_, connection) = try await global.connect(purpose: "cli")
-            let tasks = try await connection.query(
-                "SELECT * FROM (\(unsafeSQL: TaskCommand.listedQuery)) AS tasks ORDER BY state <> 'running', priority, id LIMIT \(limit)"
-            ).map(TaskCommand.listed)
+            let tasks = try await TaskQueue(connection: connection).waiting(limit: limit)
             await connection.close()
             if output.json { return try printJSON(tasks) }
             guard !tasks.isEmpty else { return print("No tasks are waiting or running.") }
             var table = TextTable("ID", "TYPE", "NAME", "STATE", "PRIORITY", "ATTEMPTS", "NODE", "DUE")
             for task in tasks {
                 table.append([
-                    String(task.id), task.type, task.name ?? "-", task.state, String(task.priority),
+                    String(task.id), task.type, task.name ?? "-", task.state.rawValue, String(task.priority),
                     "\(task.attempts)/\(task.maxAttempts)", task.node ?? "-",
                     task.due.map { $0.formatted(.iso8601) } ?? "-",
                 ])
@@ -139,45 +100,23 @@ struct TaskCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         @Argument(help: "The task's id.") var id: Int64
 
-        struct Attempt: Encodable {
-            var status: String
-            var attempts: Int
-            var node: String?
-            var startedAt: Date?
-            var finishedAt: Date
-            var error: String?
-            var output: String?
-        }
-
         struct Report: Encodable {
-            var task: Listed?
-            var history: [Attempt]
+            var task: TaskQueue.WaitingTask?
+            var history: [TaskQueue.Attempt]
         }
 
         func run() async throws {
             let (_, connection) = try await global.connect(purpose: "cli")
-            let task = try await connection.query(
-                "SELECT * FROM (\(unsafeSQL: TaskCommand.listedQuery)) AS tasks WHERE id = \(id)"
-            ).first.map(TaskCommand.listed)
-            let history = try await connection.query(
-                """
-                SELECT status, attempts, node, started_at, finished_at, error, output
-                FROM scheduler_task_history WHERE task_id = \(id) ORDER BY id
-                """
-            ).map { row in
-                Attempt(
-                    status: try row.decode(String.self, "status"), attempts: try row.decode(Int.self, "attempts"),
-                    node: try row.decode(String?.self, "node"), startedAt: try row.decode(Date?.self, "started_at"),
-                    finishedAt: try row.decode(Date.self, "finished_at"), error: try row.decode(String?.self, "error"),
-                    output: try row.decode(String?.self, "output"))
-            }
+            let queue = TaskQueue(connection: connection)
+            let task = try await queue.waitingTask(id: id)
+            let history = try await queue.history(of: id)
             await connection.close()
             guard task != nil || !history.isEmpty else { throw CommandFailure.failure("No task \(id).") }
             if output.json { return try printJSON(Report(task: task, history: history)) }
             if let task {
                 print(
                     "Task \(task.id): \(task.type.escapingControlCharacters)"
-                        + (task.name.map { " \"\($0.escapingControlCharacters)\"" } ?? "") + ", \(task.state)")
+                        + (task.name.map { " \"\($0.escapingControlCharacters)\"" } ?? "") + ", \(task.state.rawValue)")
                 print("  data: \(task.data)")
                 print("  priority \(task.priority), attempt \(task.attempts) of \(task.maxAttempts)")
                 if let due = task.due { print("  due: \(due.formatted(.iso8601))") }
@@ -211,28 +150,13 @@ struct TaskCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (_, connection) = try await global.connect(purpose: "cli")
-            let hurried = try await connection.execute(
-                "UPDATE scheduler_future_task SET execution_time = now() WHERE id = \(id)")
-            if hurried == 1 {
-                await connection.close()
-                return print("Task \(id) is due now.")
-            }
-            let failed = try await connection.query(
-                """
-                SELECT task_type, task_data::text AS data, name FROM scheduler_task_history
-                WHERE task_id = \(id) AND status IN ('failed', 'cancelled') ORDER BY id DESC LIMIT 1
-                """)
-            guard let row = failed.first else {
-                await connection.close()
-                throw CommandFailure.failure("No failed, cancelled or waiting task \(id).")
-            }
-            let newID = try await TaskQueue(connection: connection).add(
-                NewTask(
-                    type: try row.decode(String.self, "task_type"),
-                    dataJSON: try row.decode(String?.self, "data") ?? "{}",
-                    name: try row.decode(String?.self, "name")))
+            let retried = try await TaskQueue(connection: connection).retry(id)
             await connection.close()
-            print("Task \(id) enqueued again as task \(newID).")
+            switch retried {
+            case .dueNow: print("Task \(id) is due now.")
+            case .enqueued(let newID): print("Task \(id) enqueued again as task \(newID).")
+            case .notFound: throw CommandFailure.failure("No failed, cancelled or waiting task \(id).")
+            }
         }
     }
 
@@ -245,32 +169,15 @@ struct TaskCommand: AsyncParsableCommand {
 
         func run() async throws {
             let (_, connection) = try await global.connect(purpose: "cli")
-            let deleted = try await connection.execute(
-                """
-                WITH gone AS (
-                    DELETE FROM scheduler_task WHERE id = \(id) AND lock_key IS NULL
-                    RETURNING id, name, task_type, create_time, scheduled_for, attempts, task_data
-                ), gone_future AS (
-                    DELETE FROM scheduler_future_task WHERE id = \(id)
-                    RETURNING id, name, task_type, create_time, execution_time AS scheduled_for, attempts, task_data
-                )
-                INSERT INTO scheduler_task_history (task_id, name, task_type, create_time, scheduled_for, finished_at,
-                                                    status, attempts, error, task_data)
-                SELECT id, name, task_type, create_time, scheduled_for, now(), 'cancelled', attempts,
-                       'deleted with pgdaemon task delete', task_data
-                FROM (SELECT * FROM gone UNION ALL SELECT * FROM gone_future) AS deleted
-                """)
-            if deleted == 1 {
-                await connection.close()
-                return print("Task \(id) deleted.")
-            }
-            let running = try await connection.query(
-                "SELECT lock_node FROM scheduler_task WHERE id = \(id) AND lock_key IS NOT NULL")
+            let deleted = try await TaskQueue(connection: connection).delete(id)
             await connection.close()
-            if let node = try running.first?.decode(String?.self, "lock_node") {
-                throw CommandFailure.failure("Task \(id) is running on node \(node); it cannot be deleted now.")
+            switch deleted {
+            case .deleted: print("Task \(id) deleted.")
+            case .running(let node):
+                throw CommandFailure.failure(
+                    "Task \(id) is running on node \(node ?? "?"); it cannot be deleted now.")
+            case .notFound: throw CommandFailure.failure("No waiting task \(id).")
             }
-            throw CommandFailure.failure("No waiting task \(id).")
         }
     }
 }

@@ -6,10 +6,13 @@ import Postgres
 /// work.
 actor NodeStatus {
     private let configuration: Configuration
+    /// Where the configured modules' types, and so their metrics, are found.
+    private let registry: ModuleRegistry
     private var connection: Connection?
 
-    init(configuration: Configuration) {
+    init(configuration: Configuration, registry: ModuleRegistry) {
         self.configuration = configuration
+        self.registry = registry
     }
 
     /// Module states that count as up: a discard and the start after it are the normal lifecycle.
@@ -45,65 +48,12 @@ actor NodeStatus {
         }
     }
 
-    /// Bounds of the start-delay histogram, in seconds.
-    static let delayBuckets = [0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 300]
-
-    /// The Prometheus text format. Task counts and the delay histogram come from this node's history rows, so they
-    /// drop when `history_retention` prunes old rows, which Prometheus reads as a counter reset.
+    /// The Prometheus text format: the modules' and singletons' states, the shared cache, and what each configured
+    /// module type adds (`DaemonModule.metrics`).
     func metrics() async -> StatusServer.Response {
         let node = configuration.node
         do {
             var text = PrometheusText()
-            // One pass over this node's history rows gives both the outcome counts and the delay histogram. Every time
-            // in it is the database clock's, so a delay is never below zero and is not clamped: a negative one would
-            // show a fault instead of hiding it.
-            let buckets = Self.delayBuckets.enumerated().map { "count(*) FILTER (WHERE d <= \($1)) AS b\($0)" }
-                .joined(separator: ", ")
-            let history = try await query(
-                """
-                SELECT task_type, status, count(*) AS n, count(d) AS started, coalesce(sum(d), 0)::float8 AS total,
-                       \(unsafeSQL: buckets)
-                FROM (SELECT task_type, status,
-                             extract(epoch FROM started_at - coalesce(scheduled_for, create_time))::float8 AS d
-                      FROM scheduler_task_history WHERE node = \(node)) AS h
-                GROUP BY 1, 2 ORDER BY 1, 2
-                """)
-            text.add(
-                "pgdaemon_tasks_finished_total", "Task attempts this node finished, by type and outcome.", "counter",
-                try history.map {
-                    (
-                        [
-                            ("type", try $0.decode(String.self, "task_type")),
-                            ("status", try $0.decode(String.self, "status")),
-                        ],
-                        Double(try $0.decode(Int.self, "n"))
-                    )
-                })
-            var (counts, count, total) = (Array(repeating: 0.0, count: Self.delayBuckets.count), 0.0, 0.0)
-            for row in history {
-                for index in counts.indices { counts[index] += Double(try row.decode(Int.self, "b\(index)")) }
-                count += Double(try row.decode(Int.self, "started"))
-                total += try row.decode(Double.self, "total")
-            }
-            text.add(
-                "pgdaemon_task_start_delay_seconds",
-                "From a task's due time (or its enqueueing) to its start on this node.", "histogram",
-                zip(Self.delayBuckets, counts).map { ([("le", PrometheusText.number($0))], $1) }
-                    + [([("le", "+Inf")], count)],
-                suffixes: Array(repeating: "_bucket", count: Self.delayBuckets.count + 1))
-            text.samples.append("pgdaemon_task_start_delay_seconds_sum \(PrometheusText.number(total))")
-            text.samples.append("pgdaemon_task_start_delay_seconds_count \(PrometheusText.number(count))")
-
-            let queue = try await query(
-                """
-                SELECT (SELECT count(*) FROM scheduler_task WHERE lock_key IS NULL) AS ready,
-                       (SELECT count(*) FROM scheduler_task WHERE lock_key IS NOT NULL) AS running,
-                       (SELECT count(*) FROM scheduler_future_task) AS future
-                """)[0]
-            text.add(
-                "pgdaemon_queue_tasks", "Tasks in the cluster's queue, by state.", "gauge",
-                try ["ready", "running", "future"].map { ([("state", $0)], Double(try queue.decode(Int.self, $0))) })
-
             let modules = try await query(
                 "SELECT module, state, discards, restarts FROM daemon_module_state WHERE node = \(node) ORDER BY 1")
             for (column, help) in [
@@ -111,13 +61,13 @@ actor NodeStatus {
                 ("restarts", "Times a module's process crashed and was restarted."),
             ] {
                 text.add(
-                    "pgdaemon_module_\(column)_total", help, "counter",
+                    "pgdaemon_module_\(column)_total", help, .counter,
                     try modules.map {
                         ([("module", try $0.decode(String.self, "module"))], Double(try $0.decode(Int.self, column)))
                     })
             }
             text.add(
-                "pgdaemon_module_up", "1 while a module is up (running, standing by, starting, discarding).", "gauge",
+                "pgdaemon_module_up", "1 while a module is up (running, standing by, starting, discarding).", .gauge,
                 try modules.map {
                     let state = try $0.decode(String?.self, "state").flatMap(ModuleState.init(rawValue:))
                     return (
@@ -130,25 +80,25 @@ actor NodeStatus {
                 "SELECT module, epoch, coalesce(held AND holder_node = \(node), false) AS mine FROM daemon_singleton_overview ORDER BY 1"
             )
             text.add(
-                "pgdaemon_singleton_held", "1 while this node holds the singleton.", "gauge",
+                "pgdaemon_singleton_held", "1 while this node holds the singleton.", .gauge,
                 try singletons.map {
                     ([("module", try $0.decode(String.self, "module"))], try $0.decode(Bool.self, "mine") ? 1 : 0)
                 })
             text.add(
                 "pgdaemon_singleton_takeovers_total", "Takeovers of the singleton in the cluster (its epoch).",
-                "counter",
+                .counter,
                 try singletons.map {
                     ([("module", try $0.decode(String.self, "module"))], Double(try $0.decode(Int.self, "epoch")))
                 })
 
             let cache = try await query("SELECT type, entries, bytes FROM cache_overview ORDER BY 1")
             text.add(
-                "pgdaemon_cache_entries", "Entries in the shared cache, by type.", "gauge",
+                "pgdaemon_cache_entries", "Entries in the shared cache, by type.", .gauge,
                 try cache.map {
                     ([("type", try $0.decode(String.self, "type"))], Double(try $0.decode(Int.self, "entries")))
                 })
             text.add(
-                "pgdaemon_cache_bytes", "Bytes of values in the shared cache, by type.", "gauge",
+                "pgdaemon_cache_bytes", "Bytes of values in the shared cache, by type.", .gauge,
                 try cache.map {
                     ([("type", try $0.decode(String.self, "type"))], Double(try $0.decode(Int.self, "bytes")))
                 })
@@ -162,11 +112,12 @@ actor NodeStatus {
                 ("cache_misses", "Cache reads that found no live entry, by type, in this node's module processes."),
             ] {
                 text.add(
-                    "pgdaemon_\(name)_total", help, "counter",
+                    "pgdaemon_\(name)_total", help, .counter,
                     try counters.filter { try $0.decode(String.self, "name") == name }.map {
                         ([("type", try $0.decode(String.self, "label"))], Double(try $0.decode(Int.self, "value")))
                     })
             }
+            for metric in try await moduleMetrics() { text.add(metric) }
             return StatusServer.Response(
                 status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text.rendered)
         } catch {
@@ -174,12 +125,30 @@ actor NodeStatus {
         }
     }
 
-    /// Runs a statement on the status connection: opened at the first use, and opened again once when it broke (a
-    /// database restart); any other error is the answer.
+    /// The metrics of each module type configured on this node, once per type.
+    private func moduleMetrics() async throws -> [Metric] {
+        var seen: Set<ObjectIdentifier> = []
+        var metrics: [Metric] = []
+        for entry in configuration.validModules {
+            guard let type = registry[entry.type], seen.insert(ObjectIdentifier(type)).inserted else { continue }
+            metrics += try await onConnection { [configuration] connection in
+                try await type.metrics(
+                    SummaryContext(configuration: configuration, database: connection, module: entry))
+            }
+        }
+        return metrics
+    }
+
     private func query(_ sql: SQL) async throws -> PostgresRows {
+        try await onConnection { try await $0.query(sql) }
+    }
+
+    /// Runs `body` on the status connection: opened at the first use, and opened again once, and `body` run again,
+    /// when it broke (a database restart); any other error is the answer.
+    private func onConnection<Value>(_ body: (Connection) async throws -> Value) async throws -> Value {
         if let connection {
             do {
-                return try await connection.query(sql)
+                return try await body(connection)
             } catch let error as PostgresError where error.isConnectionError {
                 self.connection = nil
                 await connection.close()
@@ -187,7 +156,7 @@ actor NodeStatus {
         }
         let opened = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: "http"))
         connection = opened
-        return try await opened.query(sql)
+        return try await body(opened)
     }
 }
 
@@ -195,28 +164,14 @@ actor NodeStatus {
 struct PrometheusText {
     var samples: [String] = []
 
-    mutating func add(
-        _ name: String, _ help: String, _ type: String, _ values: [([(String, String)], Double)],
-        suffixes: [String]? = nil
-    ) {
-        samples.append("# HELP \(name) \(help)")
-        samples.append("# TYPE \(name) \(type)")
-        for (index, (labels, value)) in values.enumerated() {
-            let suffix = suffixes?[index] ?? ""
-            let rendered = labels.map { "\($0.0)=\"\(Self.escape($0.1))\"" }.joined(separator: ",")
-            samples.append("\(name)\(suffix)\(rendered.isEmpty ? "" : "{\(rendered)}") \(Self.number(value))")
-        }
+    mutating func add(_ metric: Metric) {
+        samples += metric.lines
+    }
+
+    /// Adds a metric with one sample for each of `values`.
+    mutating func add(_ name: String, _ help: String, _ kind: Metric.Kind, _ values: [([(String, String)], Double)]) {
+        add(Metric(name, help, kind, values.map { Metric.Sample($0, $1) }))
     }
 
     var rendered: String { samples.joined(separator: "\n") + "\n" }
-
-    /// A label value with backslash, quote and line feed escaped, as the format asks.
-    static func escape(_ value: String) -> String {
-        value.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
-            .replacingOccurrences(of: "\n", with: "\\n")
-    }
-
-    static func number(_ value: Double) -> String {
-        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
-    }
 }

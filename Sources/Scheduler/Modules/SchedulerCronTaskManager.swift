@@ -18,37 +18,19 @@ public final class SchedulerCronTaskManager: DaemonModule {
     static let longestSleep = Duration.seconds(60)
 
     public let context: ModuleContext
+    private let store: CronStore
 
     public init(context: ModuleContext) async throws {
         self.context = context
-        let entries = context.configuration.cron
-        try await context.database.transaction { connection in
-            for entry in entries {
-                try await connection.execute(
-                    """
-                    INSERT INTO scheduler_recurrent_task AS r (name, schedule, timezone, task_type, catch_up)
-                    VALUES (\(entry.name), \(entry.schedule.expression), \(entry.timeZoneIdentifier), \(entry.taskType),
-                            \(entry.catchUp.rawValue))
-                    ON CONFLICT (name) DO UPDATE
-                    SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, task_type = EXCLUDED.task_type,
-                        catch_up = EXCLUDED.catch_up
-                    """)
-            }
-            try await connection.execute(
-                """
-                DELETE FROM scheduler_recurrent_task
-                WHERE name NOT IN (SELECT jsonb_array_elements_text(\(try PostgresJSON(entries.map(\.name)))::jsonb))
-                """)
-        }
+        store = CronStore(connection: context.database)
+        try await store.register(context.configuration.cron)
     }
 
     public func run() async throws -> ModuleStep {
         let now = Date()
         var earliest = now.addingTimeInterval(60)
         for entry in context.configuration.cron {
-            let last = try await context.database.query(
-                "SELECT last_execution_time FROM scheduler_recurrent_task WHERE name = \(entry.name)"
-            ).first?.decode(Date?.self, "last_execution_time")
+            let last = try await store.lastSlot(of: entry)
             var due: [Date] = []
             var slot = entry.schedule.next(after: last ?? now.addingTimeInterval(-1), in: entry.timeZone)
             while let current = slot, current <= now, due.count < 10_000 {
@@ -61,64 +43,16 @@ public final class SchedulerCronTaskManager: DaemonModule {
             let caughtUp = entry.catchUp == .once ? missed.last : nil
             for slot in due {
                 let runs = !missed.contains(slot) || slot == caughtUp
-                try await record(entry, slot: slot, skipped: !runs)
+                try await store.record(entry, slot: slot, skipped: !runs, fence: context.fence, node: context.node)
             }
             if let slot {
                 earliest = min(earliest, slot)
-                try await context.database.execute(
-                    "UPDATE scheduler_recurrent_task SET next_execution_time = \(slot) WHERE name = \(entry.name)")
+                try await store.setNextSlot(slot, of: entry)
             }
         }
-        try await updateLastStatus()
+        try await store.updateLastStatus()
         let wait = min(Duration.milliseconds(Int64(max(earliest.timeIntervalSinceNow, 0) * 1000)), Self.longestSleep)
         _ = try await context.stop.sleep(for: wait)
         return .proceed
-    }
-
-    /// Enqueues the slot's task, or records it as skipped, once in the cluster.
-    private func record(_ entry: CronEntry, slot: Date, skipped: Bool) async throws {
-        let fence: SQL = context.fence?.condition ?? "TRUE"
-        let node = context.node
-        let epoch = context.fence?.epoch
-        try await context.database.transaction { connection in
-            let claimed = try await connection.execute(
-                """
-                INSERT INTO scheduler_cron_slot (name, slot, status, epoch, node)
-                SELECT \(entry.name), \(slot), \(skipped ? "skipped" : "enqueued"), \(epoch), \(node) WHERE \(fence)
-                ON CONFLICT (name, slot) DO NOTHING
-                """)
-            guard claimed == 1 else { return }
-            var taskID: Int64?
-            if !skipped {
-                taskID = try await connection.query(
-                    """
-                    SELECT scheduler_task_add(\(entry.taskType), \(entry.taskDataJSON)::jsonb, \(entry.name),
-                                              \(entry.priority)::int4, NULL, \(slot)::timestamptz,
-                                              \(entry.maxAttempts)::int4) AS id
-                    """)[0].decode(Int64.self, "id")
-                try await connection.execute(
-                    "UPDATE scheduler_cron_slot SET task_id = \(taskID) WHERE name = \(entry.name) AND slot = \(slot)")
-            }
-            try await connection.execute(
-                """
-                UPDATE scheduler_recurrent_task
-                SET last_execution_time = \(slot), last_task_id = coalesce(\(taskID), last_task_id),
-                    last_status = CASE WHEN \(skipped) THEN 'skipped' ELSE 'enqueued' END
-                WHERE name = \(entry.name)
-                """)
-        }
-    }
-
-    /// Copies the outcome of each entry's last task from history.
-    private func updateLastStatus() async throws {
-        try await context.database.execute(
-            """
-            UPDATE scheduler_recurrent_task AS r
-            SET last_status = h.status,
-                last_duration_ms = (extract(epoch FROM h.finished_at - h.started_at) * 1000)::bigint
-            FROM (SELECT DISTINCT ON (task_id) task_id, status, started_at, finished_at FROM scheduler_task_history
-                  WHERE task_id IN (SELECT last_task_id FROM scheduler_recurrent_task) ORDER BY task_id, id DESC) AS h
-            WHERE h.task_id = r.last_task_id AND r.last_status IS DISTINCT FROM 'skipped'
-            """)
     }
 }

@@ -17,22 +17,22 @@ public final class SchedulerFutureTaskManager: DaemonModule {
     static let batch = 1000
 
     public let context: ModuleContext
+    private let store: FutureTaskStore
     private let listener: Connection
     private let pollInterval: Duration
 
     public init(context: ModuleContext) async throws {
         self.context = context
         pollInterval = context.settings.duration("poll_interval", default: .seconds(60))
+        store = FutureTaskStore(connection: context.database, columns: try await TaskColumns.read(on: context.database))
         listener = try await Connection.connect(
             ModuleRunner.connectionOptions(context.configuration, purpose: "\(context.module.name)/listen"))
         try await listener.listen("pgdaemon_future_task")
     }
 
     public func run() async throws -> ModuleStep {
-        while try await moveDue() == Self.batch {}
-        let next = try await context.database.query(
-            "SELECT extract(epoch FROM min(execution_time) - clock_timestamp())::float8 AS wait FROM scheduler_future_task"
-        )[0].decode(Double?.self, "wait")
+        while try await store.moveDue(limit: Self.batch) == Self.batch {}
+        let next = try await store.secondsUntilNextDue()
         var wait = pollInterval
         if let next { wait = min(.milliseconds(Int64(max(next, 0) * 1000)), pollInterval) }
         if wait > .zero {
@@ -41,23 +41,5 @@ public final class SchedulerFutureTaskManager: DaemonModule {
             }
         }
         return .proceed
-    }
-
-    /// Moves the due tasks of one batch; their `scheduled_for` keeps when they were first due.
-    private func moveDue() async throws -> Int {
-        try await context.database.execute(
-            """
-            WITH due AS (
-                DELETE FROM scheduler_future_task
-                WHERE id IN (SELECT id FROM scheduler_future_task WHERE execution_time <= clock_timestamp()
-                             ORDER BY execution_time LIMIT \(Self.batch) FOR UPDATE SKIP LOCKED)
-                RETURNING *
-            )
-            INSERT INTO scheduler_task (id, name, task_type, task_data, priority, attempts, max_attempts, unique_key,
-                                        create_time, scheduled_for, last_error)
-            SELECT id, name, task_type, task_data, priority, attempts, max_attempts, unique_key, create_time,
-                   coalesce(scheduled_for, execution_time), last_error
-            FROM due
-            """)
     }
 }

@@ -21,6 +21,7 @@ public final class SchedulerTaskRescuer: DaemonModule {
     static let pruneBatch = 10_000
 
     public let context: ModuleContext
+    private let store: RescueStore
     private let lockTimeout: Duration
     /// How stale a node's heartbeat may get before its tasks are taken back: `lock_timeout`, but never less than
     /// three of the supervisor's heartbeats.
@@ -32,6 +33,7 @@ public final class SchedulerTaskRescuer: DaemonModule {
         lockTimeout = Self.lockTimeout(in: context.configuration)
         nodeTimeout = max(lockTimeout, Supervisor.heartbeatInterval * 3)
         retention = context.settings.duration("history_retention", default: .seconds(7 * 86400))
+        store = RescueStore(connection: context.database, columns: try await TaskColumns.read(on: context.database))
     }
 
     /// The rescuer's `lock_timeout` in a configuration; workers refresh their locks well within it.
@@ -41,57 +43,11 @@ public final class SchedulerTaskRescuer: DaemonModule {
     }
 
     public func run() async throws -> ModuleStep {
-        let rescued = try await context.database.transaction { [lockTimeout, nodeTimeout] connection in
-            let count = try await connection.execute(
-                """
-                WITH lost AS (
-                    SELECT t.id, t.lock_node AS old_node, t.lock_time AS old_lock_time,
-                           CASE WHEN n.status = 'stopped' THEN 'its node ' || t.lock_node || ' stopped'
-                                WHEN n.last_heartbeat < now() - \(nodeTimeout)::interval
-                                    THEN 'its node ' || t.lock_node || ' stopped heartbeating'
-                                ELSE 'its lock was not refreshed for ' || \(DurationText.format(lockTimeout)) END AS reason
-                    FROM scheduler_task AS t LEFT JOIN daemon_node AS n ON n.name = t.lock_node
-                    WHERE t.lock_key IS NOT NULL
-                      AND (t.lock_update_time < now() - \(lockTimeout)::interval OR n.status = 'stopped'
-                           OR n.last_heartbeat < now() - \(nodeTimeout)::interval)
-                    FOR UPDATE OF t SKIP LOCKED
-                ), returned AS (
-                    UPDATE scheduler_task AS t
-                    SET lock_key = NULL, lock_node = NULL, lock_time = NULL, lock_update_time = NULL,
-                        last_error = 'rescued: ' || lost.reason
-                    FROM lost WHERE t.id = lost.id AND t.attempts < t.max_attempts
-                    RETURNING t.id
-                ), given_up AS (
-                    DELETE FROM scheduler_task AS t USING lost
-                    WHERE t.id = lost.id AND t.attempts >= t.max_attempts
-                    RETURNING t.*
-                )
-                INSERT INTO scheduler_task_history (task_id, name, task_type, node, create_time, scheduled_for,
-                                                    started_at, finished_at, status, attempts, error, task_data)
-                SELECT t.id, t.name, t.task_type, lost.old_node, t.create_time, t.scheduled_for, lost.old_lock_time,
-                       now(), CASE WHEN g.id IS NULL THEN 'rescued' ELSE 'failed' END, t.attempts,
-                       'The task''s worker vanished: ' || lost.reason || '.', t.task_data
-                FROM lost JOIN scheduler_task AS t ON t.id = lost.id
-                LEFT JOIN given_up AS g ON g.id = lost.id
-                """)
-            if count > 0 { try await connection.execute("SELECT pg_notify('pgdaemon_task', '')") }
-            return count
-        }
+        let rescued = try await store.rescue(lockTimeout: lockTimeout, nodeTimeout: nodeTimeout)
         if rescued > 0 {
             context.logger.notice("Rescued tasks of vanished workers.", metadata: ["tasks": "\(rescued)"])
         }
-        try await context.database.execute(
-            """
-            DELETE FROM scheduler_task_history WHERE id IN (
-                SELECT id FROM scheduler_task_history WHERE finished_at < now() - \(retention)::interval
-                LIMIT \(Self.pruneBatch))
-            """)
-        try await context.database.execute(
-            """
-            DELETE FROM scheduler_cron_slot WHERE (name, slot) IN (
-                SELECT name, slot FROM scheduler_cron_slot WHERE created_at < now() - \(retention)::interval
-                LIMIT \(Self.pruneBatch))
-            """)
+        try await store.prune(olderThan: retention, limit: Self.pruneBatch)
         return .proceed
     }
 }

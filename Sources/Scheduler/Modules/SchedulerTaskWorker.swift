@@ -70,12 +70,15 @@ public final class SchedulerTaskWorker: DaemonModule {
                 cap: context.settings.duration("retry_backoff_max", default: .seconds(3600)), jitter: 0.2),
             context: context)
         let clock = DatabaseClock()
-        var stores = [TaskStore(connection: context.database, node: context.node, clock: clock)]
+        let columns = try await TaskColumns.read(on: context.database)
+        var stores = [TaskStore(connection: context.database, node: context.node, clock: clock, columns: columns)]
         for lane in 1..<max(1, context.settings.integer("claim_connections", default: 2)) {
             let options = ModuleRunner.connectionOptions(
                 context.configuration, purpose: "\(context.module.name)/claim-\(lane + 1)")
             stores.append(
-                TaskStore(connection: try await Connection.connect(options), node: context.node, clock: clock))
+                TaskStore(
+                    connection: try await Connection.connect(options), node: context.node, clock: clock,
+                    columns: columns))
         }
         self.stores = stores
         listener = try await Connection.connect(

@@ -9,6 +9,26 @@ struct TaskStore: Sendable {
     let node: String
     /// Shared by every store of a worker, so all its attempts read one database clock.
     let clock: DatabaseClock
+    /// The insert of retried tasks into the future tasks, from the `finished` rows of `recording`.
+    private let retriedInsert: String
+    /// The insert of finished attempts into history, from the same rows.
+    private let recordedInsert: String
+
+    init(connection: Connection, node: String, clock: DatabaseClock, columns: TaskColumns) {
+        self.connection = connection
+        self.node = node
+        self.clock = clock
+        retriedInsert = columns.insert(
+            into: .future, from: .ready, alias: "finished",
+            setting: ["last_error": "result_error", "execution_time": "to_timestamp(retry_at)"])
+        recordedInsert = columns.insert(
+            into: .history, from: .ready, alias: "finished",
+            setting: [
+                "task_id": "id", "node": "lock_node", "started_at": "to_timestamp(run_started)",
+                "finished_at": "to_timestamp(run_finished)", "status": "result", "error": "result_error",
+                "output": "result_output",
+            ])
+    }
 
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
     /// oldest, skipping rows other workers are claiming at the same moment; they come back in no set order (the worker
@@ -18,7 +38,7 @@ struct TaskStore: Sendable {
     /// queue's statistics say.
     func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
         let outcomes = try await releasing(all)
-        let recording: SQL = outcomes.isEmpty ? "" : "\(Self.recording(outcomes)), "
+        let recording: SQL = outcomes.isEmpty ? "" : "\(self.recording(outcomes)), "
         let statement: SQL = """
             WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
             SELECT *, extract(epoch FROM clock_timestamp())::float8 AS server_clock FROM claimed
@@ -71,7 +91,7 @@ struct TaskStore: Sendable {
     func finish(_ outcomes: [TaskOutcome]) async throws {
         let finished = try await releasing(outcomes)
         guard !finished.isEmpty else { return }
-        let statement: SQL = "WITH \(Self.recording(finished)) SELECT 1"
+        let statement: SQL = "WITH \(recording(finished)) SELECT 1"
         _ = try await Self.retryingDeadlocks { try await connection.execute(statement, prepared: true) }
     }
 
@@ -84,19 +104,11 @@ struct TaskStore: Sendable {
     }
 
     /// The common table expressions that record finished (not released) outcomes, for `finish` and `claim`.
-    private static func recording(_ outcomes: [TaskOutcome]) -> SQL {
+    private func recording(_ outcomes: [TaskOutcome]) -> SQL {
         // Without retries the statement leaves out their insert, whose trigger would run for nothing.
         let retries: SQL =
             outcomes.contains { $0.status == .retried }
-            ? """
-            , retried AS (
-                INSERT INTO scheduler_future_task (id, name, task_type, task_data, priority, attempts, max_attempts,
-                                                   unique_key, create_time, scheduled_for, last_error, execution_time)
-                SELECT id, name, task_type, task_data, priority, attempts, max_attempts, unique_key, create_time,
-                       scheduled_for, result_error, to_timestamp(retry_at)
-                FROM finished WHERE result = 'retried'
-            )
-            """ : ""
+            ? ", retried AS (\(unsafeSQL: retriedInsert) FROM finished WHERE result = 'retried')" : ""
         return """
             results AS (
                 SELECT * FROM jsonb_to_recordset(\(TaskOutcomeJSON.encode(outcomes))::jsonb)
@@ -107,14 +119,7 @@ struct TaskStore: Sendable {
                 WHERE t.id = ANY(\(Self.idArray(outcomes))::bigint[]) AND t.id = r.id AND t.lock_key IS NOT DISTINCT FROM r.token
                 RETURNING t.*, r.status AS result, r.error AS result_error, r.output AS result_output, r.retry_at,
                           r.started_at AS run_started, r.finished_at AS run_finished
-            )\(retries), recorded AS (
-                INSERT INTO scheduler_task_history (task_id, name, task_type, node, create_time, scheduled_for,
-                                                    started_at, finished_at, status, attempts, error, task_data,
-                                                    output)
-                SELECT id, name, task_type, lock_node, create_time, scheduled_for, to_timestamp(run_started),
-                       to_timestamp(run_finished), result, attempts, result_error, task_data, result_output
-                FROM finished
-            )
+            )\(retries), recorded AS (\(unsafeSQL: recordedInsert) FROM finished)
             """
     }
 

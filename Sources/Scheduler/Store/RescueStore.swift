@@ -1,0 +1,74 @@
+import DaemonKit
+import Postgres
+
+/// The rescuer's SQL: taking back the tasks of vanished workers, and pruning history and cron slot records.
+struct RescueStore: Sendable {
+    let connection: Connection
+    /// The insert of each rescued task's history row, from `t` (the task) joined with `lost`.
+    private let rescuedInsert: String
+
+    init(connection: Connection, columns: TaskColumns) {
+        self.connection = connection
+        rescuedInsert = columns.insert(
+            into: .history, from: .ready, alias: "t",
+            setting: [
+                "task_id": "t.id", "node": "lost.old_node", "started_at": "lost.old_lock_time", "finished_at": "now()",
+                "status": "CASE WHEN g.id IS NULL THEN 'rescued' ELSE 'failed' END",
+                "error": "'The task''s worker vanished: ' || lost.reason || '.'",
+            ])
+    }
+
+    /// In one transaction, returns to the queue every running task whose lock was not refreshed for `lockTimeout`,
+    /// or whose node stopped or has not heartbeaten for `nodeTimeout`; one on its last attempt fails instead. Each gets
+    /// a history row saying why, and the workers are woken. Returns how many were taken back.
+    func rescue(lockTimeout: Duration, nodeTimeout: Duration) async throws -> Int {
+        try await connection.transaction { [rescuedInsert] connection in
+            let count = try await connection.execute(
+                """
+                WITH lost AS (
+                    SELECT t.id, t.lock_node AS old_node, t.lock_time AS old_lock_time,
+                           CASE WHEN n.status = 'stopped' THEN 'its node ' || t.lock_node || ' stopped'
+                                WHEN n.last_heartbeat < now() - \(nodeTimeout)::interval
+                                    THEN 'its node ' || t.lock_node || ' stopped heartbeating'
+                                ELSE 'its lock was not refreshed for ' || \(DurationText.format(lockTimeout)) END AS reason
+                    FROM scheduler_task AS t LEFT JOIN daemon_node AS n ON n.name = t.lock_node
+                    WHERE t.lock_key IS NOT NULL
+                      AND (t.lock_update_time < now() - \(lockTimeout)::interval OR n.status = 'stopped'
+                           OR n.last_heartbeat < now() - \(nodeTimeout)::interval)
+                    FOR UPDATE OF t SKIP LOCKED
+                ), returned AS (
+                    UPDATE scheduler_task AS t
+                    SET lock_key = NULL, lock_node = NULL, lock_time = NULL, lock_update_time = NULL,
+                        last_error = 'rescued: ' || lost.reason
+                    FROM lost WHERE t.id = lost.id AND t.attempts < t.max_attempts
+                    RETURNING t.id
+                ), given_up AS (
+                    DELETE FROM scheduler_task AS t USING lost
+                    WHERE t.id = lost.id AND t.attempts >= t.max_attempts
+                    RETURNING t.*
+                )
+                \(unsafeSQL: rescuedInsert)
+                FROM lost JOIN scheduler_task AS t ON t.id = lost.id
+                LEFT JOIN given_up AS g ON g.id = lost.id
+                """)
+            if count > 0 { try await connection.execute("SELECT pg_notify('pgdaemon_task', '')") }
+            return count
+        }
+    }
+
+    /// Deletes up to `limit` history rows and up to `limit` cron slot records older than `retention`.
+    func prune(olderThan retention: Duration, limit: Int) async throws {
+        try await connection.execute(
+            """
+            DELETE FROM scheduler_task_history WHERE id IN (
+                SELECT id FROM scheduler_task_history WHERE finished_at < now() - \(retention)::interval
+                LIMIT \(limit))
+            """)
+        try await connection.execute(
+            """
+            DELETE FROM scheduler_cron_slot WHERE (name, slot) IN (
+                SELECT name, slot FROM scheduler_cron_slot WHERE created_at < now() - \(retention)::interval
+                LIMIT \(limit))
+            """)
+    }
+}

@@ -1,0 +1,175 @@
+public import Foundation
+public import Postgres
+
+/// The task tables as a program sees them: enqueue, list, show, retry and delete, for the command line, a team's own
+/// code and tests alike. Enqueuing goes through the same `scheduler_task_add` function that plain SQL callers use, so
+/// every path obeys the same validation and unique-key rules.
+public struct TaskQueue: Sendable {
+    public let connection: Connection
+
+    public init(connection: Connection) {
+        self.connection = connection
+    }
+
+    /// Enqueues a task and returns its id (a pending task's id when `uniqueKey` matched one).
+    @discardableResult
+    public func add(_ task: NewTask) async throws -> Int64 {
+        try await connection.query(
+            """
+            SELECT scheduler_task_add(\(task.type), \(task.dataJSON)::jsonb, \(task.name), \(task.priority)::int4,
+                                      \(task.uniqueKey), \(task.executionTime)::timestamptz, \(task.maxAttempts)::int4) AS id
+            """)[0].decode(Int64.self, "id")
+    }
+
+    /// A task that has not finished, wherever it waits: ready, running or future.
+    public struct WaitingTask: Sendable, Encodable {
+        public enum State: String, Sendable, Encodable {
+            case ready, running, future
+        }
+
+        public var id: Int64
+        public var name: String?
+        public var type: String
+        public var state: State
+        public var priority: Int
+        public var attempts: Int
+        public var maxAttempts: Int
+        /// The node running it.
+        public var node: String?
+        /// When it is or was due: a future task's execution time, a ready one's scheduled time.
+        public var due: Date?
+        public var created: Date
+        /// Its data as JSON text.
+        public var data: String
+        /// The error of its previous attempt.
+        public var lastError: String?
+    }
+
+    /// One finished attempt of a task, from history.
+    public struct Attempt: Sendable, Encodable {
+        public var status: String
+        public var attempts: Int
+        public var node: String?
+        public var startedAt: Date?
+        public var finishedAt: Date
+        public var error: String?
+        /// What the attempt printed.
+        public var output: String?
+    }
+
+    private static let waiting: SQL = """
+        SELECT id, name, task_type, CASE WHEN lock_key IS NULL THEN 'ready' ELSE 'running' END AS state, priority,
+               attempts, max_attempts, lock_node AS node, scheduled_for AS due, create_time, task_data::text AS data,
+               last_error
+        FROM scheduler_task
+        UNION ALL
+        SELECT id, name, task_type, 'future', priority, attempts, max_attempts, NULL, execution_time, create_time,
+               task_data::text, last_error
+        FROM scheduler_future_task
+        """
+
+    private static func waitingTask(_ row: PostgresRow) throws -> WaitingTask {
+        WaitingTask(
+            id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
+            type: try row.decode(String.self, "task_type"),
+            state: WaitingTask.State(rawValue: try row.decode(String.self, "state")) ?? .ready,
+            priority: try row.decode(Int.self, "priority"), attempts: try row.decode(Int.self, "attempts"),
+            maxAttempts: try row.decode(Int.self, "max_attempts"), node: try row.decode(String?.self, "node"),
+            due: try row.decode(Date?.self, "due"), created: try row.decode(Date.self, "create_time"),
+            data: try row.decode(String.self, "data"), lastError: try row.decode(String?.self, "last_error"))
+    }
+
+    /// Up to `limit` unfinished tasks: running ones first, then by priority, then oldest.
+    public func waiting(limit: Int) async throws -> [WaitingTask] {
+        try await connection.query(
+            "SELECT * FROM (\(Self.waiting)) AS tasks ORDER BY state <> 'running', priority, id LIMIT \(limit)"
+        ).map(Self.waitingTask)
+    }
+
+    /// The task with this id while it has not finished.
+    public func waitingTask(id: Int64) async throws -> WaitingTask? {
+        try await connection.query("SELECT * FROM (\(Self.waiting)) AS tasks WHERE id = \(id)").first.map(
+            Self.waitingTask)
+    }
+
+    /// The task's finished attempts, oldest first.
+    public func history(of id: Int64) async throws -> [Attempt] {
+        try await connection.query(
+            """
+            SELECT status, attempts, node, started_at, finished_at, error, output
+            FROM scheduler_task_history WHERE task_id = \(id) ORDER BY id
+            """
+        ).map { row in
+            Attempt(
+                status: try row.decode(String.self, "status"), attempts: try row.decode(Int.self, "attempts"),
+                node: try row.decode(String?.self, "node"), startedAt: try row.decode(Date?.self, "started_at"),
+                finishedAt: try row.decode(Date.self, "finished_at"), error: try row.decode(String?.self, "error"),
+                output: try row.decode(String?.self, "output"))
+        }
+    }
+
+    /// What `retry` did.
+    public enum Retried: Sendable, Equatable {
+        /// A waiting retry (a future task) is due now.
+        case dueNow
+        /// A failed or cancelled task was enqueued anew under this id.
+        case enqueued(Int64)
+        /// No failed, cancelled or future task has the id.
+        case notFound
+    }
+
+    /// Runs a task again: a future one becomes due now; the last failed or cancelled attempt in history is enqueued
+    /// anew, with every column history kept of it (a new id, attempts from 0).
+    public func retry(_ id: Int64) async throws -> Retried {
+        if try await connection.execute("UPDATE scheduler_future_task SET execution_time = now() WHERE id = \(id)") == 1
+        {
+            return .dueNow
+        }
+        let insert = try await TaskColumns.read(on: connection).insert(
+            into: .ready, from: .history, alias: "h", omitting: ["create_time", "scheduled_for", "attempts"])
+        let row = try await connection.query(
+            """
+            \(unsafeSQL: insert)
+            FROM (SELECT * FROM scheduler_task_history WHERE task_id = \(id) AND status IN ('failed', 'cancelled')
+                  ORDER BY id DESC LIMIT 1) AS h
+            RETURNING id
+            """
+        ).first
+        return try row.map { .enqueued(try $0.decode(Int64.self, "id")) } ?? .notFound
+    }
+
+    /// What `delete` did.
+    public enum Deleted: Sendable, Equatable {
+        case deleted
+        /// The task runs on this node; a running task is not deleted.
+        case running(node: String?)
+        case notFound
+    }
+
+    /// Deletes a waiting (ready or future) task, recording it in history as cancelled, in one statement.
+    public func delete(_ id: Int64) async throws -> Deleted {
+        let columns = try await TaskColumns.read(on: connection)
+        let cancelled = [
+            "task_id": "id", "finished_at": "now()", "status": "'cancelled'",
+            "error": "'deleted with pgdaemon task delete'",
+        ]
+        let recordReady = columns.insert(into: .history, from: .ready, alias: "gone", setting: cancelled)
+        let recordFuture = columns.insert(
+            into: .history, from: .future, alias: "gone_future",
+            setting: cancelled.merging(["scheduled_for": "coalesce(scheduled_for, execution_time)"]) { $1 })
+        let deleted = try await connection.query(
+            """
+            WITH gone AS (
+                DELETE FROM scheduler_task WHERE id = \(id) AND lock_key IS NULL RETURNING *
+            ), gone_future AS (
+                DELETE FROM scheduler_future_task WHERE id = \(id) RETURNING *
+            ), recorded AS (\(unsafeSQL: recordReady) FROM gone
+            ), recorded_future AS (\(unsafeSQL: recordFuture) FROM gone_future)
+            SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM gone_future) AS deleted
+            """)[0].decode(Int.self, "deleted")
+        if deleted == 1 { return .deleted }
+        let running = try await connection.query(
+            "SELECT lock_node FROM scheduler_task WHERE id = \(id) AND lock_key IS NOT NULL")
+        return try running.first.map { .running(node: try $0.decode(String?.self, "lock_node")) } ?? .notFound
+    }
+}
