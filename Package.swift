@@ -58,6 +58,8 @@ var package = Package(
         .executableTarget(name: "pgdaemon-bench", dependencies: ["Cache", "Postgres", argumentParser]),
 
         .target(name: "TestSupport", dependencies: ["Postgres", "DaemonKit"], path: "Tests/TestSupport"),
+        // A daemon binary on DaemonKit alone, which the end-to-end tests run beside pgdaemon.
+        .executableTarget(name: "bare-daemon", dependencies: ["DaemonKit", logging], path: "Tests/BareDaemon"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "DaemonKitTests", dependencies: ["DaemonKit", "Postgres", "TestSupport"]),
         .testTarget(name: "CacheTests", dependencies: ["Cache", "DaemonKit", "Postgres", "TestSupport"]),

@@ -55,12 +55,14 @@ public final class DaemonHarness {
         try text.write(toFile: configPath, atomically: true, encoding: .utf8)
     }
 
-    /// Starts `pgdaemon ARGUMENTS --config FILE` (default `run`), its output in `output.log`; through `launcher` when
-    /// given (a program that executes its arguments, such as `ip netns exec NAME`), with `environment` added.
+    /// Starts `pgdaemon ARGUMENTS --config FILE` (default `run`; another `binary` when given), its output in
+    /// `output.log`; through `launcher` when given (a program that executes its arguments, such as
+    /// `ip netns exec NAME`), with `environment` added.
     public func start(
-        _ arguments: [String] = ["run"], launcher: [String] = [], environment: [String: String] = [:]
+        _ arguments: [String] = ["run"], binary: URL = PGDaemonProcess.binary, launcher: [String] = [],
+        environment: [String: String] = [:]
     ) throws {
-        let argv = launcher + [PGDaemonProcess.binary.path] + arguments + ["--config", configPath]
+        let argv = launcher + [binary.path] + arguments + ["--config", configPath]
         let process = try ChildProcess(
             executable: argv[0], arguments: Array(argv.dropFirst()),
             environment: ProcessInfo.processInfo.environment.merging(

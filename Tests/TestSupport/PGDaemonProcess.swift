@@ -13,7 +13,12 @@ public enum PGDaemonProcess {
     /// The binary `swift build` put next to the test bundle, or `$PGDAEMON_BIN`.
     public static var binary: URL {
         if let path = ProcessInfo.processInfo.environment["PGDAEMON_BIN"] { return URL(fileURLWithPath: path) }
-        return URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: "pgdaemon")
+        return built("pgdaemon")
+    }
+
+    /// Another executable of the package, such as `bare-daemon`, from the folder `swift build` put the tests in.
+    public static func built(_ name: String) -> URL {
+        URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: name)
     }
 
     /// Runs `pgdaemon ARGUMENTS` to its end with the test's environment plus `environment`, output captured in

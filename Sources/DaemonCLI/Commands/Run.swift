@@ -31,73 +31,29 @@ struct Run: AsyncParsableCommand {
     }
 }
 
-/// `pgdaemon module-run NAME`: one module in this process; what the supervisor's children run.
+/// `pgdaemon module-run NAME`: one module in this process; what the supervisor's children run (`ModuleProcess`).
 struct ModuleRun: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        commandName: "module-run", abstract: "Run one configured module in this process.", shouldDisplay: false)
+        commandName: ModuleProcess.Invocation.command, abstract: "Run one configured module in this process.",
+        shouldDisplay: false)
 
-    @OptionGroup var global: GlobalOptions
-
-    @Argument(help: "The module's name in the configuration.")
-    var module: String
-
-    @Flag(help: "Exit when standard input closes: the supervisor's lifeline.")
-    var supervised = false
-
-    @Flag(help: "Log more.")
-    var debug = false
+    @Argument(
+        parsing: .captureForPassthrough,
+        help: "NAME [--supervised] [--node NODE] [--config FILE] [--debug], as the supervisor writes them.")
+    var arguments: [String] = []
 
     func run() async throws {
-        let configuration = try global.loadConfiguration()
-        guard let entry = configuration.modules.first(where: { $0.name == module }) else {
+        guard let invocation = ModuleProcess.Invocation([ModuleProcess.Invocation.command] + arguments) else {
             throw CommandFailure.usage(
-                "No module \(module) in the configuration; configured: \(configuration.modules.map(\.name).joined(separator: ", "))."
+                "module-run takes NAME [--supervised] [--node NODE] [--config FILE] [--debug], not \(arguments.joined(separator: " "))."
             )
         }
-        let makeLogger = bootstrapLogging(debug: debug)
-        let logger = makeLogger(entry.name)
-        if supervised { watchLifeline(logger: logger) }
-        let runner = ModuleRunner(
-            configuration: configuration, module: entry, registry: CommandEnvironment.registry, logger: logger,
-            debug: debug)
-        let task = Task { await runner.run() }
-        // Ctrl-C reaches the whole process group; the supervisor decides, and sends SIGTERM.
-        signal(SIGINT, SIG_IGN)
-        let signals = SignalStream([SIGTERM])
-        // The first SIGTERM asks the module to finish its work; it is cancelled a second before the supervisor's
-        // shutdown_timeout would kill it, or at a second SIGTERM.
-        let grace = max(configuration.daemon.shutdownTimeout - .seconds(1), .zero)
-        let stopper = Task { [stream = signals.signals, stop = runner.stop] in
-            var deadline: Task<Void, any Error>?
-            for await _ in stream {
-                if stop.isRequested {
-                    task.cancel()
-                } else {
-                    stop.request()
-                    deadline = Task {
-                        try await Task.sleep(for: grace)
-                        logger.warning("Still running a second before shutdown_timeout; cancelling the work.")
-                        task.cancel()
-                    }
-                }
-            }
-            deadline?.cancel()
-        }
-        let outcome = await task.value
-        stopper.cancel()
-        withExtendedLifetime(signals) {}
+        let registry = CommandEnvironment.registry
+        let configuration = try Configuration.load(
+            file: invocation.configurationFile, node: invocation.node, registry: registry)
+        let logger = bootstrapLogging(debug: invocation.debug)(invocation.module)
+        let outcome = await ModuleProcess.run(
+            invocation, configuration: configuration, registry: registry, logger: logger)
         throw ExitCode(outcome.rawValue)
-    }
-
-    /// Exits the moment the supervisor's end of stdin closes: when the supervisor dies, even by SIGKILL.
-    private func watchLifeline(logger: Logger) {
-        let thread = Thread {
-            var buffer = [UInt8](repeating: 0, count: 64)
-            while read(STDIN_FILENO, &buffer, buffer.count) > 0 {}
-            logger.warning("The supervisor is gone; exiting.")
-            _exit(ModuleExit.orphaned.rawValue)
-        }
-        thread.name = "lifeline"
-        thread.start()
     }
 }

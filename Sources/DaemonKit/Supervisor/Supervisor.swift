@@ -16,8 +16,9 @@ import Postgres
 /// let exitCode = try await supervisor.run()
 /// ```
 ///
-/// Each child is this binary again, run as `module-run NAME --supervised`; its stdin is a pipe the supervisor never
-/// writes, so when the supervisor dies, even by SIGKILL, the child reads end-of-file and exits.
+/// Each child is this binary again, run as `module-run NAME --supervised` (`ModuleProcess.Invocation`), which the
+/// binary hands to `ModuleProcess.run`; its stdin is a pipe the supervisor never writes, so when the supervisor dies,
+/// even by SIGKILL, the child reads end-of-file and exits.
 public actor Supervisor {
     /// How the supervisor was started.
     public struct Options: Sendable {
@@ -220,9 +221,9 @@ public actor Supervisor {
     {
         generation += 1
         var child = Child(entry: entry, generation: generation, backoff: backoff)
-        var arguments = ["module-run", entry.name, "--supervised", "--node", configuration.node]
-        if let file = configuration.file { arguments += ["--config", file] }
-        if options.debug { arguments.append("--debug") }
+        let arguments = ModuleProcess.Invocation(
+            module: entry.name, node: configuration.node, configurationFile: configuration.file, debug: options.debug
+        ).arguments
         var output = ChildProcess.Stream.inherit
         if let directory = options.logDirectory,
             let path = try? LogFile.prepare(

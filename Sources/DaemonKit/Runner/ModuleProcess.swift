@@ -1,0 +1,133 @@
+import Foundation
+public import Logging
+
+/// A module's whole process, as the supervisor starts it: the module under its runner, the lifeline that ends the
+/// process when the supervisor dies, and SIGTERM's two steps. Any binary built on DaemonKit runs its children with
+/// this, whether it uses pgdaemon's command line or not:
+///
+/// ```swift
+/// if let invocation = ModuleProcess.Invocation(CommandLine.arguments.dropFirst()) {
+///     let configuration = try Configuration.load(
+///         file: invocation.configurationFile, node: invocation.node, registry: registry)
+///     exit(await ModuleProcess.run(invocation, configuration: configuration, registry: registry, logger: logger).rawValue)
+/// }
+/// ```
+public enum ModuleProcess {
+    /// The arguments a supervisor gives each child (`module-run NAME --supervised --node NODE --config FILE`), written
+    /// and read here only, so the two sides cannot drift apart.
+    public struct Invocation: Sendable, Equatable {
+        /// The module's name in the configuration.
+        public var module: String
+        public var node: String?
+        public var configurationFile: String?
+        /// Exit when standard input closes: set for the supervisor's children.
+        public var supervised: Bool
+        public var debug: Bool
+
+        public init(
+            module: String, node: String? = nil, configurationFile: String? = nil, supervised: Bool = true,
+            debug: Bool = false
+        ) {
+            self.module = module
+            self.node = node
+            self.configurationFile = configurationFile
+            self.supervised = supervised
+            self.debug = debug
+        }
+
+        /// The command that names a child's invocation.
+        public static let command = "module-run"
+
+        /// The process arguments, after the executable.
+        public var arguments: [String] {
+            var arguments = [Self.command, module]
+            if supervised { arguments.append("--supervised") }
+            if let node { arguments += ["--node", node] }
+            if let configurationFile { arguments += ["--config", configurationFile] }
+            if debug { arguments.append("--debug") }
+            return arguments
+        }
+
+        /// Reads `arguments` (after the executable) as `arguments` writes them; `nil` when they are not a child's.
+        public init?(_ arguments: some Sequence<String>) {
+            var rest = Array(arguments)[...]
+            guard rest.popFirst() == Self.command, let module = rest.popFirst(), !module.hasPrefix("--") else {
+                return nil
+            }
+            self.init(module: module, supervised: false)
+            while let option = rest.popFirst() {
+                switch option {
+                case "--supervised": supervised = true
+                case "--debug": debug = true
+                case "--node":
+                    guard let value = rest.popFirst() else { return nil }
+                    node = value
+                case "--config":
+                    guard let value = rest.popFirst() else { return nil }
+                    configurationFile = value
+                default: return nil
+                }
+            }
+        }
+    }
+
+    /// Runs the invoked module until it ends and returns how, the process's exit status.
+    ///
+    /// The first SIGTERM asks the module to finish its work; the work is cancelled a second before the supervisor's
+    /// `shutdown_timeout` would kill the process, or at a second SIGTERM. SIGINT is ignored: Ctrl-C reaches the whole
+    /// process group, and the supervisor decides. A supervised process exits the moment the supervisor's end of its
+    /// stdin closes, even when the supervisor died by SIGKILL.
+    public static func run(
+        _ invocation: Invocation, configuration: Configuration, registry: ModuleRegistry, logger: Logger
+    ) async -> ModuleExit {
+        guard let entry = configuration.modules.first(where: { $0.name == invocation.module }) else {
+            logger.error(
+                "No such module in the configuration.",
+                metadata: [
+                    "module": "\(invocation.module)",
+                    "configured": "\(configuration.modules.map(\.name).joined(separator: ", "))",
+                ])
+            return .failed
+        }
+        if invocation.supervised { watchLifeline(logger: logger) }
+        let runner = ModuleRunner(
+            configuration: configuration, module: entry, registry: registry, logger: logger, debug: invocation.debug)
+        let work = Task { await runner.run() }
+        signal(SIGINT, SIG_IGN)
+        let signals = SignalStream([SIGTERM])
+        let grace = max(configuration.daemon.shutdownTimeout - .seconds(1), .zero)
+        let stopper = Task { [stream = signals.signals, stop = runner.stop] in
+            await withTaskGroup(of: Void.self) { deadlines in
+                for await _ in stream {
+                    if stop.isRequested {
+                        work.cancel()
+                    } else {
+                        stop.request()
+                        deadlines.addTask {
+                            guard (try? await Task.sleep(for: grace)) != nil else { return }
+                            logger.warning("Still running a second before shutdown_timeout; cancelling the work.")
+                            work.cancel()
+                        }
+                    }
+                }
+                deadlines.cancelAll()
+            }
+        }
+        let outcome = await work.value
+        stopper.cancel()
+        withExtendedLifetime(signals) {}
+        return outcome
+    }
+
+    /// Exits the moment the supervisor's end of stdin closes: when the supervisor dies, even by SIGKILL.
+    private static func watchLifeline(logger: Logger) {
+        let thread = Thread {
+            var buffer = [UInt8](repeating: 0, count: 64)
+            while read(STDIN_FILENO, &buffer, buffer.count) > 0 {}
+            logger.warning("The supervisor is gone; exiting.")
+            _exit(ModuleExit.orphaned.rawValue)
+        }
+        thread.name = "lifeline"
+        thread.start()
+    }
+}
