@@ -11,15 +11,15 @@ struct GlobalOptions: ParsableArguments {
         name: .long, help: "This node's name (default: $PGDAEMON_NODE, else the configuration's, else the host name).")
     var node: String?
 
-    /// The configuration with the command line's choices applied, checked against the registered modules.
-    func loadConfiguration() throws -> Configuration {
-        try Configuration.load(file: config, node: node, registry: CommandEnvironment.registry)
+    /// The configuration with the command line's choices applied, checked against the binary's modules.
+    func loadConfiguration(_ registry: ModuleRegistry) throws -> Configuration {
+        try Configuration.load(file: config, node: node, registry: registry)
     }
 
     /// Connects for a command, named `pgdaemon/NODE/PURPOSE` in `pg_stat_activity`.
-    func connect(purpose: String) async throws -> (Configuration, Connection) {
-        let configuration = try loadConfiguration()
-        let connection = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: purpose))
+    func connect(purpose: String, registry: ModuleRegistry) async throws -> (Configuration, Connection) {
+        let configuration = try loadConfiguration(registry)
+        let connection = try await Connection.connect(configuration.connectionOptions(purpose: purpose))
         return (configuration, connection)
     }
 }

@@ -22,8 +22,8 @@ extension PidFile.State {
 
 /// The configuration and the pid of this node's live supervisor, proven by the lock it holds on its pid file; when
 /// there is none, the reason goes to stdout and the command exits 3, having signalled nothing.
-func runningSupervisor(_ global: GlobalOptions) throws -> (Configuration, Int32) {
-    let configuration = try global.loadConfiguration()
+func runningSupervisor(_ global: GlobalOptions, _ registry: ModuleRegistry) throws -> (Configuration, Int32) {
+    let configuration = try global.loadConfiguration(registry)
     let path = configuration.daemon.pidFile
     let state = PidFile(path: path).state()
     guard let pid = state.livePID else {

@@ -2,7 +2,6 @@ import ArgumentParser
 public import DaemonKit
 import Foundation
 import Postgres
-public import Scheduler
 
 /// The `pgdaemon` command line (DESIGN §7), over any set of registered modules: `pgdaemon` itself runs it with the
 /// built-in set, and a team's own daemon binary with its modules added.
@@ -11,18 +10,16 @@ public import Scheduler
 /// @main struct MyDaemon {
 ///     static func main() async {
 ///         await DaemonCommandLine.main(
-///             registry: .builtIn.adding(.scheduler).adding(ModuleRegistry([Heartbeat.self])),
-///             handlers: TaskHandlerRegistry.builtIn.adding(myHandlers))
+///             registry: .builtIn.adding(.scheduler(handlers: TaskHandlerRegistry.builtIn.adding(myHandlers)))
+///                 .adding(ModuleRegistry([Heartbeat.self])))
 ///     }
 /// }
 /// ```
 public enum DaemonCommandLine {
-    /// Runs the command line with `registry`'s modules and `handlers`' task types, and exits with DESIGN §7's codes:
-    /// 1 for a failure, 2 for a usage or configuration error, each with one line on stderr.
-    public static func main(registry: ModuleRegistry, handlers: TaskHandlerRegistry = .builtIn) async {
-        await TaskHandlerRegistry.$current.withValue(handlers) {
-            await PGDaemonCommand.main(registry: registry)
-        }
+    /// Runs the command line with `registry`'s modules (the scheduler's with their task handlers), and exits with
+    /// DESIGN §7's codes: 1 for a failure, 2 for a usage or configuration error, each with one line on stderr.
+    public static func main(registry: ModuleRegistry) async {
+        await PGDaemonCommand.main(registry: registry)
     }
 }
 
@@ -37,32 +34,32 @@ struct PGDaemonCommand: AsyncParsableCommand {
         ])
 
     static func main(registry: ModuleRegistry) async {
-        await CommandEnvironment.$registry.withValue(registry) {
-            do {
-                var command = try parseAsRoot()
-                if var command = command as? any AsyncParsableCommand {
-                    try await command.run()
-                } else {
-                    try command.run()
-                }
-            } catch let failure as CommandFailure {
-                fail(failure.message, code: failure.exitCode)
-            } catch let error as ConfigurationError {
-                fail(error.description, code: CommandFailure.usageExitCode)
-            } catch let error as PostgresError {
-                fail(error.description, code: CommandFailure.failureExitCode)
-            } catch let error as NodeAlreadyRunning {
-                fail(error.description, code: CommandFailure.failureExitCode)
-            } catch let error as PidFileHeld {
-                fail(error.description, code: CommandFailure.failureExitCode)
-            } catch {
-                let code = exitCode(for: error)
-                if code == .validationFailure {
-                    FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
-                    Foundation.exit(CommandFailure.usageExitCode)
-                }
-                exit(withError: error)
+        do {
+            var command = try parseAsRoot()
+            if let command = command as? any DaemonCommand {
+                try await command.run(registry)
+            } else if var command = command as? any AsyncParsableCommand {
+                try await command.run()
+            } else {
+                try command.run()
             }
+        } catch let failure as CommandFailure {
+            fail(failure.message, code: failure.exitCode)
+        } catch let error as ConfigurationError {
+            fail(error.description, code: CommandFailure.usageExitCode)
+        } catch let error as PostgresError {
+            fail(error.description, code: CommandFailure.failureExitCode)
+        } catch let error as NodeAlreadyRunning {
+            fail(error.description, code: CommandFailure.failureExitCode)
+        } catch let error as PidFileHeld {
+            fail(error.description, code: CommandFailure.failureExitCode)
+        } catch {
+            let code = exitCode(for: error)
+            if code == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(CommandFailure.usageExitCode)
+            }
+            exit(withError: error)
         }
     }
 
@@ -72,7 +69,15 @@ struct PGDaemonCommand: AsyncParsableCommand {
     }
 }
 
-/// What the commands share without passing it through every parser: the registered modules.
-enum CommandEnvironment {
-    @TaskLocal static var registry = ModuleRegistry.builtIn.adding(.scheduler)
+/// A command that needs the binary's modules (to read the configuration, at least): `DaemonCommandLine.main` runs it
+/// with them, handed over explicitly rather than through a task-local value.
+protocol DaemonCommand: AsyncParsableCommand {
+    func run(_ registry: ModuleRegistry) async throws
+}
+
+extension DaemonCommand {
+    /// Reached only when the command is run outside `DaemonCommandLine.main`, which has the registry.
+    func run() async throws {
+        throw CommandFailure.failure("\(Self._commandName) runs only under DaemonCommandLine.main(registry:).")
+    }
 }

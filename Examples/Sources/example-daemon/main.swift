@@ -4,8 +4,7 @@ import Scheduler
 
 // The whole daemon binary: pgdaemon's command line over the built-in modules, the scheduler's, and ours, with the
 // built-in task handlers and ours.
-var handlers = TaskHandlerRegistry()
-handlers.register(SendGreeting.self)
+var handlers = TaskHandlerRegistry.builtIn
+handlers.register(SendGreeting())
 await DaemonCommandLine.main(
-    registry: .builtIn.adding(.scheduler).adding(ModuleRegistry([HeartbeatWriter.self])),
-    handlers: .builtIn.adding(handlers))
+    registry: .builtIn.adding(.scheduler(handlers: handlers)).adding(ModuleRegistry([HeartbeatWriter.self])))

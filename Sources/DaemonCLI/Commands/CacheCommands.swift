@@ -23,7 +23,7 @@ struct CacheCommand: AsyncParsableCommand {
         }
     }
 
-    struct Stats: AsyncParsableCommand {
+    struct Stats: DaemonCommand {
         static let configuration = CommandConfiguration(
             abstract: "Entries, value bytes and expired entries per type, with the configured limits.")
 
@@ -44,8 +44,8 @@ struct CacheCommand: AsyncParsableCommand {
             var types: [TypeReport]
         }
 
-        func run() async throws {
-            let (configuration, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (configuration, connection) = try await global.connect(purpose: "cli", registry: registry)
             let cache = Cache(connection: connection)
             let statistics = try await cache.statistics()
             let logged = try await cache.isLogged()
@@ -76,7 +76,7 @@ struct CacheCommand: AsyncParsableCommand {
         }
     }
 
-    struct Get: AsyncParsableCommand {
+    struct Get: DaemonCommand {
         static let configuration = CommandConfiguration(
             abstract: "Print an entry's value; exits 1 when it is missing or expired.")
 
@@ -84,8 +84,8 @@ struct CacheCommand: AsyncParsableCommand {
         @OptionGroup var output: OutputOptions
         @OptionGroup var name: EntryName
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             let entry = try await Cache(connection: connection).entry(type: name.type, key: name.key)
             await connection.close()
             guard let entry else {
@@ -109,7 +109,7 @@ struct CacheCommand: AsyncParsableCommand {
         }
     }
 
-    struct SetEntry: AsyncParsableCommand {
+    struct SetEntry: DaemonCommand {
         static let configuration = CommandConfiguration(
             commandName: "set",
             abstract: "Store a value, replacing the entry's; as a string, or as JSON with --json-value.")
@@ -130,8 +130,8 @@ struct CacheCommand: AsyncParsableCommand {
             }
         }
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             let cache = Cache(connection: connection)
             let ttl = self.ttl.flatMap(DurationText.parse)
             if jsonValue {
@@ -145,14 +145,14 @@ struct CacheCommand: AsyncParsableCommand {
         }
     }
 
-    struct Delete: AsyncParsableCommand {
+    struct Delete: DaemonCommand {
         static let configuration = CommandConfiguration(abstract: "Delete an entry; exits 1 when there is none.")
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var name: EntryName
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             let deleted = try await Cache(connection: connection).delete(type: name.type, key: name.key)
             await connection.close()
             guard deleted else { throw CommandFailure.failure("No entry \(name.key) of type \(name.type).") }
@@ -160,7 +160,7 @@ struct CacheCommand: AsyncParsableCommand {
         }
     }
 
-    struct Clear: AsyncParsableCommand {
+    struct Clear: DaemonCommand {
         static let configuration = CommandConfiguration(abstract: "Delete every entry, or every entry of one type.")
 
         @OptionGroup var global: GlobalOptions
@@ -174,8 +174,8 @@ struct CacheCommand: AsyncParsableCommand {
             }
         }
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             let removed = try await Cache(connection: connection).cleanUp(type: type)
             await connection.close()
             print(

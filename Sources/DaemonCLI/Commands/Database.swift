@@ -10,14 +10,14 @@ struct Database: AsyncParsableCommand {
         abstract: "Apply or show the database schema migrations.",
         subcommands: [Migrate.self, Status.self])
 
-    struct Migrate: AsyncParsableCommand {
+    struct Migrate: DaemonCommand {
         static let configuration = CommandConfiguration(
             abstract: "Apply the migrations the database lacks; safe to run again and from several nodes at once.")
 
         @OptionGroup var global: GlobalOptions
 
-        func run() async throws {
-            let (configuration, connection) = try await global.connect(purpose: "db")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (configuration, connection) = try await global.connect(purpose: "db", registry: registry)
             let applied = try await Migrator(connection: connection).migrate()
             for migration in applied {
                 print("Applied \(migration.fileName).")
@@ -33,15 +33,15 @@ struct Database: AsyncParsableCommand {
         }
     }
 
-    struct Status: AsyncParsableCommand {
+    struct Status: DaemonCommand {
         static let configuration = CommandConfiguration(
             abstract: "List the migrations: applied, pending, changed since applied, or unknown to this version.")
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "db")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "db", registry: registry)
             let statuses = try await Migrator(connection: connection).status()
             if output.json { return try printJSON(statuses) }
             var table = TextTable("VERSION", "FILE", "STATE", "APPLIED AT")

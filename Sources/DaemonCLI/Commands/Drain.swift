@@ -4,7 +4,7 @@ import Foundation
 import Postgres
 
 /// `pgdaemon drain`: hands this node's singletons to other nodes.
-struct Drain: AsyncParsableCommand {
+struct Drain: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: """
             Hand this node's singletons to other nodes and keep them away until undrain or a restart; \
@@ -13,10 +13,10 @@ struct Drain: AsyncParsableCommand {
 
     @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
-        let (configuration, pid) = try runningSupervisor(global)
+    func run(_ registry: ModuleRegistry) async throws {
+        let (configuration, pid) = try runningSupervisor(global, registry)
         kill(pid, SIGUSR1)
-        let connection = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: "cli"))
+        let connection = try await Connection.connect(configuration.connectionOptions(purpose: "cli"))
         let deadline = ContinuousClock.now + configuration.daemon.shutdownTimeout + .seconds(10)
         while ContinuousClock.now < deadline {
             let held = try await connection.query(
@@ -34,14 +34,14 @@ struct Drain: AsyncParsableCommand {
 }
 
 /// `pgdaemon undrain`: lets this node take singletons again.
-struct Undrain: AsyncParsableCommand {
+struct Undrain: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Let this node take part in singletons again (it takes one when it is free).")
 
     @OptionGroup var global: GlobalOptions
 
-    func run() async throws {
-        let (configuration, pid) = try runningSupervisor(global)
+    func run(_ registry: ModuleRegistry) async throws {
+        let (configuration, pid) = try runningSupervisor(global, registry)
         kill(pid, SIGUSR2)
         print("Node \(configuration.node) takes part in singletons again.")
     }

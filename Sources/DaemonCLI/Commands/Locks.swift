@@ -4,7 +4,7 @@ import Foundation
 import Postgres
 
 /// `pgdaemon locks`: singleton holders and waiters, from `daemon_singleton_overview`.
-struct Locks: AsyncParsableCommand {
+struct Locks: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show each singleton's holder (node, pid, server pid, epoch, since) and the nodes waiting for it.")
 
@@ -22,8 +22,8 @@ struct Locks: AsyncParsableCommand {
         var waitingNodes: [String]
     }
 
-    func run() async throws {
-        let (_, connection) = try await global.connect(purpose: "cli")
+    func run(_ registry: ModuleRegistry) async throws {
+        let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
         let rows = try await connection.query(
             """
             SELECT module, holder_node, holder_pid, holder_backend_pid, epoch, since, held,

@@ -2,7 +2,7 @@ import ArgumentParser
 import DaemonKit
 
 /// `pgdaemon modules`: registered and configured modules, like the seed's Maint::Daemon::List.
-struct Modules: AsyncParsableCommand {
+struct Modules: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "List the configured modules and every registered module type.")
 
@@ -20,9 +20,8 @@ struct Modules: AsyncParsableCommand {
         var description: String
     }
 
-    func run() async throws {
-        let configuration = try global.loadConfiguration()
-        let registry = CommandEnvironment.registry
+    func run(_ registry: ModuleRegistry) async throws {
+        let configuration = try global.loadConfiguration(registry)
         var entries = configuration.modules.map { entry in
             Entry(
                 name: entry.name, module: entry.type, configured: true, valid: entry.valid,

@@ -4,7 +4,7 @@ import Foundation
 import Postgres
 
 /// `pgdaemon nodes`: the cluster as the shared database sees it.
-struct Nodes: AsyncParsableCommand {
+struct Nodes: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the cluster's nodes: status, heartbeat age, version, configuration hash, modules and states.")
 
@@ -24,8 +24,8 @@ struct Nodes: AsyncParsableCommand {
         var modules: [String: String]
     }
 
-    func run() async throws {
-        let (_, connection) = try await global.connect(purpose: "cli")
+    func run(_ registry: ModuleRegistry) async throws {
+        let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
         let rows = try await connection.query(
             """
             SELECT n.name, n.status, n.host, n.pid, n.version, n.config_hash,

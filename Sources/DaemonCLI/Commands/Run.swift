@@ -4,7 +4,7 @@ import Foundation
 import Logging
 
 /// `pgdaemon run`: the supervisor in the foreground.
-struct Run: AsyncParsableCommand {
+struct Run: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run this node's daemon in the foreground (for systemd and containers); Ctrl-C or SIGTERM stops it.")
 
@@ -16,15 +16,15 @@ struct Run: AsyncParsableCommand {
     @Flag(help: .hidden)
     var detached = false
 
-    func run() async throws {
-        let configuration = try global.loadConfiguration()
+    func run(_ registry: ModuleRegistry) async throws {
+        let configuration = try global.loadConfiguration(registry)
         if detached { setsid() }
         let makeLogger = bootstrapLogging(debug: debug)
         var options = Supervisor.Options(configurationFile: configuration.file, node: global.node)
         options.debug = debug
         if detached { options.logDirectory = configuration.daemon.logDir }
         let supervisor = Supervisor(
-            configuration: configuration, options: options, registry: CommandEnvironment.registry,
+            configuration: configuration, options: options, registry: registry,
             logger: makeLogger("supervisor"))
         let code = try await supervisor.run()
         if code != 0 { throw ExitCode(code) }
@@ -32,7 +32,7 @@ struct Run: AsyncParsableCommand {
 }
 
 /// `pgdaemon module-run NAME`: one module in this process; what the supervisor's children run (`ModuleProcess`).
-struct ModuleRun: AsyncParsableCommand {
+struct ModuleRun: DaemonCommand {
     static let configuration = CommandConfiguration(
         commandName: ModuleProcess.Invocation.command, abstract: "Run one configured module in this process.",
         shouldDisplay: false)
@@ -42,13 +42,12 @@ struct ModuleRun: AsyncParsableCommand {
         help: "NAME [--supervised] [--node NODE] [--config FILE] [--debug], as the supervisor writes them.")
     var arguments: [String] = []
 
-    func run() async throws {
+    func run(_ registry: ModuleRegistry) async throws {
         guard let invocation = ModuleProcess.Invocation([ModuleProcess.Invocation.command] + arguments) else {
             throw CommandFailure.usage(
                 "module-run takes NAME [--supervised] [--node NODE] [--config FILE] [--debug], not \(arguments.joined(separator: " "))."
             )
         }
-        let registry = CommandEnvironment.registry
         let configuration = try Configuration.load(
             file: invocation.configurationFile, node: invocation.node, registry: registry)
         let logger = bootstrapLogging(debug: invocation.debug)(invocation.module)

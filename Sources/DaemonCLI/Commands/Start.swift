@@ -3,7 +3,7 @@ import DaemonKit
 import Foundation
 
 /// `pgdaemon start`: the supervisor, detached.
-struct Start: AsyncParsableCommand {
+struct Start: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Start this node's daemon in the background, with a pid file and one log file per module.")
 
@@ -12,8 +12,8 @@ struct Start: AsyncParsableCommand {
     @Option(help: "How long to wait for the daemon to come up.")
     var wait: String = "30s"
 
-    func run() async throws {
-        let configuration = try global.loadConfiguration()
+    func run(_ registry: ModuleRegistry) async throws {
+        let configuration = try global.loadConfiguration(registry)
         guard let timeout = DurationText.parse(wait) else {
             throw CommandFailure.usage("--wait \(wait) is not a duration; write it like 500ms, 10s or 1m.")
         }

@@ -4,7 +4,7 @@ import Foundation
 import Postgres
 
 /// `pgdaemon status`: this node, from its pid file and the shared database; exit 0 running, 3 not (LSB).
-struct Status: AsyncParsableCommand {
+struct Status: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show whether this node's daemon runs (exit 0) or not (exit 3), and each module's state.")
 
@@ -37,8 +37,8 @@ struct Status: AsyncParsableCommand {
         var databaseError: String?
     }
 
-    func run() async throws {
-        let configuration = try global.loadConfiguration()
+    func run(_ registry: ModuleRegistry) async throws {
+        let configuration = try global.loadConfiguration(registry)
         let path = configuration.daemon.pidFile
         let state = PidFile(path: path).state()
         let pid = state.livePID
@@ -51,7 +51,7 @@ struct Status: AsyncParsableCommand {
         }
         if pid == nil { report.notRunning = state.notRunningSentence(node: configuration.node, pidFile: path) }
         do {
-            let connection = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: "cli"))
+            let connection = try await Connection.connect(configuration.connectionOptions(purpose: "cli"))
             let node = try await connection.query(
                 """
                 SELECT extract(epoch FROM now() - started_at)::float8 AS uptime FROM daemon_node

@@ -3,7 +3,7 @@ import DaemonKit
 import Foundation
 
 /// `pgdaemon stop [--force]`.
-struct Stop: AsyncParsableCommand {
+struct Stop: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: """
             Stop this node's daemon: running work finishes up to shutdown_timeout; waits until it is gone. \
@@ -15,8 +15,8 @@ struct Stop: AsyncParsableCommand {
     @Flag(help: "Kill the supervisor at once (SIGKILL); its modules notice and exit.")
     var force = false
 
-    func run() async throws {
-        let (configuration, pid) = try runningSupervisor(global)
+    func run(_ registry: ModuleRegistry) async throws {
+        let (configuration, pid) = try runningSupervisor(global, registry)
         let pidFile = PidFile(path: configuration.daemon.pidFile)
         kill(pid, force ? SIGKILL : SIGTERM)
         let limit = force ? Duration.seconds(10) : configuration.daemon.shutdownTimeout + .seconds(10)

@@ -2,7 +2,7 @@ import ArgumentParser
 import DaemonKit
 
 /// `pgdaemon summary [MODULE]`: every module's summary tables, like the seed's Maint::Daemon::Summary.
-struct Summary: AsyncParsableCommand {
+struct Summary: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Print the summary tables of every configured module, or of one, read from the shared database.")
 
@@ -17,8 +17,8 @@ struct Summary: AsyncParsableCommand {
         var tables: [SummaryTable]
     }
 
-    func run() async throws {
-        let (configuration, connection) = try await global.connect(purpose: "cli")
+    func run(_ registry: ModuleRegistry) async throws {
+        let (configuration, connection) = try await global.connect(purpose: "cli", registry: registry)
         var entries = configuration.modules
         if let module {
             entries = entries.filter { $0.name == module }
@@ -30,7 +30,7 @@ struct Summary: AsyncParsableCommand {
         }
         var sections: [Section] = []
         for entry in entries {
-            guard let type = CommandEnvironment.registry[entry.type] else { continue }
+            guard let type = registry[entry.type] else { continue }
             let context = SummaryContext(configuration: configuration, database: connection, module: entry)
             sections.append(Section(module: entry.name, tables: try await type.summary(context)))
         }

@@ -10,7 +10,7 @@ struct TaskCommand: AsyncParsableCommand {
         commandName: "task", abstract: "Enqueue, list, show, retry or delete tasks.",
         subcommands: [Add.self, List.self, Show.self, Retry.self, Delete.self])
 
-    struct Add: AsyncParsableCommand {
+    struct Add: DaemonCommand {
         static let configuration = CommandConfiguration(abstract: "Enqueue a task; prints its id.")
 
         @OptionGroup var global: GlobalOptions
@@ -52,8 +52,8 @@ struct TaskCommand: AsyncParsableCommand {
                 ?? (try? Date.ISO8601FormatStyle().parse(text))
         }
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             var executionTime = at.flatMap(Self.parseTime)
             if let delay = delay.flatMap(DurationText.parse) {
                 executionTime = Date().addingTimeInterval(delay / .seconds(1))
@@ -68,15 +68,15 @@ struct TaskCommand: AsyncParsableCommand {
         }
     }
 
-    struct List: AsyncParsableCommand {
+    struct List: DaemonCommand {
         static let configuration = CommandConfiguration(abstract: "List ready, running and future tasks.")
 
         @OptionGroup var global: GlobalOptions
         @OptionGroup var output: OutputOptions
         @Option(help: "At most this many, by priority then age; default 100.") var limit: Int = 100
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             let tasks = try await TaskQueue(connection: connection).waiting(limit: limit)
             await connection.close()
             if output.json { return try printJSON(tasks) }
@@ -93,7 +93,7 @@ struct TaskCommand: AsyncParsableCommand {
         }
     }
 
-    struct Show: AsyncParsableCommand {
+    struct Show: DaemonCommand {
         static let configuration = CommandConfiguration(abstract: "Show one task: its row and its history.")
 
         @OptionGroup var global: GlobalOptions
@@ -105,8 +105,8 @@ struct TaskCommand: AsyncParsableCommand {
             var history: [TaskQueue.Attempt]
         }
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             let queue = TaskQueue(connection: connection)
             let task = try await queue.waitingTask(id: id)
             let history = try await queue.history(of: id)
@@ -141,15 +141,15 @@ struct TaskCommand: AsyncParsableCommand {
         }
     }
 
-    struct Retry: AsyncParsableCommand {
+    struct Retry: DaemonCommand {
         static let configuration = CommandConfiguration(
             abstract: "Run a task again: a failed one is enqueued anew, a waiting retry becomes due now.")
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The task's id.") var id: Int64
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             let retried = try await TaskQueue(connection: connection).retry(id)
             await connection.close()
             switch retried {
@@ -160,15 +160,15 @@ struct TaskCommand: AsyncParsableCommand {
         }
     }
 
-    struct Delete: AsyncParsableCommand {
+    struct Delete: DaemonCommand {
         static let configuration = CommandConfiguration(
             abstract: "Delete a waiting task (ready or future); its history records it as cancelled.")
 
         @OptionGroup var global: GlobalOptions
         @Argument(help: "The task's id.") var id: Int64
 
-        func run() async throws {
-            let (_, connection) = try await global.connect(purpose: "cli")
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             let deleted = try await TaskQueue(connection: connection).delete(id)
             await connection.close()
             switch deleted {

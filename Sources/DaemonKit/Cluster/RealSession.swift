@@ -18,7 +18,7 @@ public enum RealSession {
             try await connection.query("SELECT pg_backend_pid() AS pid")[0].decode(Int32.self, "pid")
         }
         let own = try await serverPID(connection)
-        let probe = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: purpose))
+        let probe = try await Connection.connect(configuration.connectionOptions(purpose: purpose))
         do {
             let real = try await rounds(connection, own: own, probe: probe, serverPID: serverPID)
             await probe.close()

@@ -22,7 +22,7 @@ public actor SingletonLock {
         // The server drops this session, and so the lock, once the holder's machine stops answering: 10 s of silence,
         // then 3 probes 5 s apart (every connection sets these for the server's end too; see `Connection`).
         self.connection = try await Connection.connect(
-            ModuleRunner.connectionOptions(configuration, purpose: "\(module)/lock"))
+            configuration.connectionOptions(purpose: "\(module)/lock"))
     }
 
     /// Refuses a connection that is not a real session (see `RealSession`): behind a transaction-pooling proxy,

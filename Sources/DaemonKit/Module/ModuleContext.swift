@@ -57,6 +57,12 @@ public final class ModuleContext: Sendable {
         }
     }
 
+    /// Opens another connection for the module, shown as `pgdaemon/NODE/MODULE/ROLE` in `pg_stat_activity` (a
+    /// listener, a second claim connection); the module closes it.
+    public func connect(_ role: String) async throws -> Connection {
+        try await Connection.connect(configuration.connectionOptions(purpose: "\(module.name)/\(role)"))
+    }
+
     /// Sleeps `sleep_post`, or less when the module is asked to stop.
     public func sleepPost() async throws {
         _ = try await stop.sleep(for: module.sleepPost)

@@ -27,13 +27,8 @@ public struct ModuleRunner: Sendable {
         self.debug = debug
     }
 
-    /// The connection options of a module: `application_name` is `pgdaemon/NODE/MODULE`.
-    public static func connectionOptions(_ configuration: Configuration, purpose: String) -> ConnectionOptions {
-        ConnectionOptions(configuration.database, applicationName: "pgdaemon/\(configuration.node)/\(purpose)")
-    }
-
     public func run() async -> ModuleExit {
-        guard let type = registry[module.type] else {
+        guard registry[module.type] != nil else {
             logger.error("Unknown module type.", metadata: ["module.type": "\(module.type)"])
             return .failed
         }
@@ -74,7 +69,7 @@ public struct ModuleRunner: Sendable {
             fence: fence, stop: stop, state: state)
         let counters = CounterFlusher(database: database, node: configuration.node, module: module.name)
         let flushing = Task { await counters.flushPeriodically() }
-        let outcome = await serve(type, context: context, lock: lock)
+        let outcome = await serve(context: context, lock: lock)
         // The periodic flush ends first: a flush cut short puts its counts back, and the last one takes them all.
         flushing.cancel()
         await flushing.value
@@ -90,7 +85,7 @@ public struct ModuleRunner: Sendable {
         var backoff = Backoff.waitingForTheDatabase
         while true {
             do {
-                return try await Connection.connect(Self.connectionOptions(configuration, purpose: module.name))
+                return try await Connection.connect(configuration.connectionOptions(purpose: module.name))
             } catch let error as PostgresError {
                 logger.warning("Cannot connect to the database; retrying.", metadata: ["error": "\(error)"])
                 if try await stop.sleep(for: backoff.next()) { throw CancellationError() }
@@ -98,12 +93,12 @@ public struct ModuleRunner: Sendable {
         }
     }
 
-    private func serve(_ type: any DaemonModule.Type, context: ModuleContext, lock: SingletonLock?) async -> ModuleExit
-    {
+    private func serve(context: ModuleContext, lock: SingletonLock?) async -> ModuleExit {
         let started = ContinuousClock.now
         let instance: any DaemonModule
         do {
-            instance = try await type.init(context: context)
+            guard let made = try await registry.make(module.type, context: context) else { return .failed }
+            instance = made
         } catch {
             return await failed(error, step: "init", state: context.state, exit: Task.isCancelled ? .stopped : .failed)
         }

@@ -154,7 +154,7 @@ actor NodeStatus {
                 await connection.close()
             }
         }
-        let opened = try await Connection.connect(ModuleRunner.connectionOptions(configuration, purpose: "http"))
+        let opened = try await Connection.connect(configuration.connectionOptions(purpose: "http"))
         connection = opened
         return try await body(opened)
     }

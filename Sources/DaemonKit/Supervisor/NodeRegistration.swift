@@ -28,7 +28,7 @@ public actor NodeRegistration {
     /// running. The module rows of the node's previous run are cleared: counters start with the supervisor.
     public static func register(_ configuration: Configuration) async throws -> NodeRegistration {
         let connection = try await Connection.connect(
-            ModuleRunner.connectionOptions(configuration, purpose: "supervisor"))
+            configuration.connectionOptions(purpose: "supervisor"))
         let realSession = try await RealSession.verify(
             connection, configuration: configuration, purpose: "supervisor/probe")
         let registration = NodeRegistration(

@@ -8,7 +8,7 @@ import Postgres
 /// drain.
 ///
 /// ```swift
-/// let registry = ModuleRegistry.builtIn.adding(.scheduler)
+/// let registry = ModuleRegistry.builtIn.adding(.scheduler())
 /// let configuration = try Configuration.load(file: "pgdaemon.yaml", node: nil, registry: registry)
 /// let supervisor = Supervisor(
 ///     configuration: configuration, options: .init(configurationFile: "pgdaemon.yaml"), registry: registry,

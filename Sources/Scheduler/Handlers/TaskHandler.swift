@@ -3,7 +3,8 @@ public import Logging
 public import Postgres
 import Synchronization
 
-/// Runs the tasks of one type, with the task's data decoded into `Payload`.
+/// Runs the tasks of one type, with the task's data decoded into `Payload`. One instance, registered with
+/// `TaskHandlerRegistry.register`, runs every attempt, so a handler holds its own dependencies.
 ///
 /// ```swift
 /// struct SendReport: TaskHandler {
@@ -27,7 +28,6 @@ public protocol TaskHandler: Sendable {
     /// How long one attempt may run before it is cancelled and counts as failed; default 1h. A task's data may
     /// override it with `"timeout": "30s"`.
     static var timeout: Duration { get }
-    init()
     func run(_ payload: Payload, context: TaskContext) async throws
 }
 

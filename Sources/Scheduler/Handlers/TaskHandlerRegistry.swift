@@ -3,7 +3,7 @@ import Foundation
 import Postgres
 
 /// The task handlers a daemon binary knows, by task type. `pgdaemon` uses the built-in set; a team's own daemon adds
-/// its handlers and passes them to `DaemonCommandLine.main(registry:handlers:)`.
+/// its handlers and gives them to its task workers with `ModuleRegistry.scheduler(handlers:)`.
 public struct TaskHandlerRegistry: Sendable {
     /// One attempt of a task, its data read: how long it may take, and what runs it.
     struct Attempt: Sendable {
@@ -24,19 +24,17 @@ public struct TaskHandlerRegistry: Sendable {
     /// The built-in handlers: `Command`, `SQL`, `CacheCleanup`, `Noop` and `Sleep`.
     public static let builtIn: TaskHandlerRegistry = {
         var registry = TaskHandlerRegistry()
-        registry.register(CommandHandler.self)
-        registry.register(SQLHandler.self)
-        registry.register(CacheCleanupHandler.self)
-        registry.register(NoopHandler.self)
-        registry.register(SleepHandler.self)
+        registry.register(CommandHandler())
+        registry.register(SQLHandler())
+        registry.register(CacheCleanupHandler())
+        registry.register(NoopHandler())
+        registry.register(SleepHandler())
         return registry
     }()
 
-    /// The handlers of the running process; the command line sets it for everything it runs.
-    @TaskLocal public static var current = TaskHandlerRegistry.builtIn
-
-    /// Registers a handler for its task type; task data that does not decode into its payload fails permanently.
-    public mutating func register<Handler: TaskHandler>(_ handler: Handler.Type) {
+    /// Registers a handler for its task type; every attempt of such a task runs this one instance, so it may hold
+    /// what it needs (a client, a pool, settings). Task data that does not decode into its payload fails permanently.
+    public mutating func register<Handler: TaskHandler>(_ handler: Handler) {
         entries[Handler.type] = Entry { dataJSON in
             let data: TaskData<Handler.Payload>
             do {
@@ -45,7 +43,7 @@ public struct TaskHandlerRegistry: Sendable {
                 throw PermanentTaskFailure("The task data does not fit \(Handler.type): \(error.shortDescription).")
             }
             return Attempt(timeout: data.timeout ?? Handler.timeout) { [payload = data.payload] context in
-                try await Handler().run(payload, context: context)
+                try await handler.run(payload, context: context)
             }
         }
     }

@@ -25,8 +25,7 @@ public final class SchedulerFutureTaskManager: DaemonModule {
         self.context = context
         pollInterval = context.settings.duration("poll_interval", default: .seconds(60))
         store = FutureTaskStore(connection: context.database, columns: try await TaskColumns.read(on: context.database))
-        listener = try await Connection.connect(
-            ModuleRunner.connectionOptions(context.configuration, purpose: "\(context.module.name)/listen"))
+        listener = try await context.connect("listen")
         try await listener.listen("pgdaemon_future_task")
     }
 

@@ -55,14 +55,20 @@ public final class SchedulerTaskWorker: DaemonModule {
     /// every 10 s, so the rescuer never takes a task from a live worker.
     private let heartbeatInterval: Duration
 
-    public init(context: ModuleContext) async throws {
+    /// A worker that runs the built-in task types.
+    public convenience init(context: ModuleContext) async throws {
+        try await self.init(context: context, handlers: .builtIn)
+    }
+
+    /// A worker that runs the task types of `handlers`; `ModuleRegistry.scheduler(handlers:)` registers it so.
+    public init(context: ModuleContext, handlers: TaskHandlerRegistry) async throws {
         self.context = context
         maxWorkers = max(1, context.settings.integer("max_workers", default: 10))
         prefetch = max(0, context.settings.integer("prefetch", default: 10 * maxWorkers))
         pollInterval = context.settings.duration("poll_interval", default: .seconds(5))
         heartbeatInterval = min(.seconds(10), SchedulerTaskRescuer.lockTimeout(in: context.configuration) / 4)
         runner = TaskRunner(
-            handlers: TaskHandlerRegistry.current,
+            handlers: handlers,
             // The n-th retry waits retry_backoff × 2^(n−1), ±20 % so that tasks failing together do not come back
             // together, at most retry_backoff_max.
             backoff: Backoff(
@@ -73,16 +79,13 @@ public final class SchedulerTaskWorker: DaemonModule {
         let columns = try await TaskColumns.read(on: context.database)
         var stores = [TaskStore(connection: context.database, node: context.node, clock: clock, columns: columns)]
         for lane in 1..<max(1, context.settings.integer("claim_connections", default: 2)) {
-            let options = ModuleRunner.connectionOptions(
-                context.configuration, purpose: "\(context.module.name)/claim-\(lane + 1)")
             stores.append(
                 TaskStore(
-                    connection: try await Connection.connect(options), node: context.node, clock: clock,
+                    connection: try await context.connect("claim-\(lane + 1)"), node: context.node, clock: clock,
                     columns: columns))
         }
         self.stores = stores
-        listener = try await Connection.connect(
-            ModuleRunner.connectionOptions(context.configuration, purpose: "\(context.module.name)/listen"))
+        listener = try await context.connect("listen")
         try await listener.listen("pgdaemon_task")
     }
 
