@@ -47,8 +47,8 @@ var package = Package(
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
         .executableTarget(name: "embed-sql", path: "Plugins/EmbedSQLTool"),
         .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["embed-sql"]),
-        .target(name: "Cache", dependencies: ["Postgres"]),
-        .target(name: "DaemonKit", dependencies: ["Postgres", "Cache", yams, logging], plugins: ["EmbedSQL"]),
+        .target(name: "DaemonKit", dependencies: ["Postgres", yams, logging], plugins: ["EmbedSQL"]),
+        .target(name: "Cache", dependencies: ["Postgres", "DaemonKit"]),
         .target(name: "Scheduler", dependencies: ["Postgres", "DaemonKit", "Cache"]),
         .target(
             name: "DaemonCLI", dependencies: ["Postgres", "DaemonKit", "Scheduler", "Cache", argumentParser, logging]),
@@ -58,12 +58,14 @@ var package = Package(
         .executableTarget(name: "pgdaemon-bench", dependencies: ["Cache", "Postgres", argumentParser]),
 
         .target(name: "TestSupport", dependencies: ["Postgres", "DaemonKit"], path: "Tests/TestSupport"),
-        // A daemon binary on DaemonKit alone, which the end-to-end tests run beside pgdaemon.
-        .executableTarget(name: "bare-daemon", dependencies: ["DaemonKit", logging], path: "Tests/BareDaemon"),
+        // A daemon binary on DaemonKit and the cache alone, which the end-to-end tests run beside pgdaemon.
+        .executableTarget(
+            name: "bare-daemon", dependencies: ["DaemonKit", "Cache", logging], path: "Tests/BareDaemon"),
         .testTarget(name: "PostgresTests", dependencies: ["Postgres", "TestSupport"]),
         .testTarget(name: "DaemonKitTests", dependencies: ["DaemonKit", "Postgres", "TestSupport"]),
-        .testTarget(name: "CacheTests", dependencies: ["Cache", "DaemonKit", "Postgres", "TestSupport"]),
-        .testTarget(name: "SchedulerTests", dependencies: ["Scheduler", "DaemonKit", "Postgres", "TestSupport"]),
+        .testTarget(name: "CacheTests", dependencies: ["Cache", "Postgres", "TestSupport"]),
+        .testTarget(
+            name: "SchedulerTests", dependencies: ["Scheduler", "DaemonKit", "Cache", "Postgres", "TestSupport"]),
         .testTarget(name: "pgdaemonTests", dependencies: ["Postgres", "Cache", "TestSupport"]),
     ]
 )

@@ -1,11 +1,13 @@
+import Cache
 import DaemonKit
 import Foundation
 import Logging
 
-// A daemon binary on DaemonKit alone, without pgdaemon's command line: `bare-daemon run --config FILE` runs the
-// supervisor, which starts this binary again for each module; ModuleProcess runs those children. The tests drive it
-// to show that a team's own binary gets the children's lifecycle (lifeline, SIGTERM's grace) without DaemonCLI.
-let registry = ModuleRegistry.builtIn.adding(ModuleRegistry([Unyielding.self]))
+// A daemon binary on DaemonKit and the cache, without pgdaemon's command line or scheduler: `bare-daemon run --config
+// FILE` runs the supervisor, which starts this binary again for each module; ModuleProcess runs those children. The
+// tests drive it to show that a team's own binary gets the children's lifecycle (lifeline, SIGTERM's grace) without
+// DaemonCLI, and what a library registers (the cache's section, metrics and counters).
+let registry = ModuleRegistry.builtIn.adding(.cache).adding(ModuleRegistry([Unyielding.self, CacheReader.self]))
 let arguments = Array(CommandLine.arguments.dropFirst())
 LoggingSystem.bootstrap { StreamLogHandler.standardError(label: $0) }
 

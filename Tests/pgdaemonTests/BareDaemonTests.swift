@@ -1,10 +1,12 @@
+import Cache
 import DaemonKit
 import Foundation
 import TestSupport
 import Testing
 
-/// `bare-daemon` (Tests/BareDaemon) is a daemon binary on DaemonKit alone, as a team might build one without
-/// pgdaemon's command line: its module processes keep the lifecycle through `ModuleProcess`.
+/// `bare-daemon` (Tests/BareDaemon) is a daemon binary on DaemonKit and the cache alone, as a team might build one
+/// without pgdaemon's command line: its module processes keep the lifecycle through `ModuleProcess`, and what the
+/// cache registers (its `cache:` section, metrics and counters) works there as in pgdaemon.
 @Suite("A binary on DaemonKit alone", .timeLimit(.minutes(2)))
 struct BareDaemonTests {
     static let binary = PGDaemonProcess.built("bare-daemon")
@@ -47,6 +49,37 @@ struct BareDaemonTests {
             #expect(!processIsAlive(module.pid!))
             #expect(daemon.output.contains("Still running a second before shutdown_timeout; cancelling the work."))
             #expect(!daemon.output.contains("shutdown_timeout reached; killing"), "\(daemon.output)")
+        }
+    }
+
+    /// CacheReader reads its key every iteration: misses first, hits once the entry is there. The module process adds
+    /// its counts to daemon_counter every 10 s; /metrics shows them beside the cache's gauges.
+    @Test func theCachesSectionMetricsAndCountersWorkInABinaryThatRegistersThem() async throws {
+        try await withTestDatabase { database in
+            let port = freePort()
+            let daemon = try await DaemonHarness(
+                connectionString: database.connectionString,
+                modules: """
+                      CacheReader: { sleep_post: 100ms }
+                    cache:
+                      limits: { BareDaemon: { max_entries: 10 } }
+                    """, http: "127.0.0.1:\(port)")
+            try daemon.start(binary: Self.binary)
+            try await daemon.waitForModule("CacheReader", iterations: 2)
+            let connection = try await database.connect()
+            try await Cache(connection: connection).set("hello", type: "BareDaemon", key: "greeting")
+            try await waitUntil("the cache's hits and misses show", timeout: .seconds(40)) {
+                let metrics = try httpGet(port: port, path: "/metrics").body
+                return metrics.contains(#"pgdaemon_cache_hits_total{type="BareDaemon"} "#)
+                    && metrics.contains(#"pgdaemon_cache_misses_total{type="BareDaemon"} "#)
+            }
+            #expect(
+                try httpGet(port: port, path: "/metrics").body.contains(#"pgdaemon_cache_entries{type="BareDaemon"} 1"#)
+            )
+            #expect(
+                !(try httpGet(port: port, path: "/metrics").body.contains("pgdaemon_queue_tasks")), "no scheduler here")
+            await connection.close()
+            await daemon.cleanUp()
         }
     }
 }

@@ -1,4 +1,3 @@
-import Cache
 import DaemonKit
 import Foundation
 import Postgres
@@ -18,7 +17,7 @@ struct StatusEndpointTests {
             modules: """
                   SchedulerTaskWorker: {}
                   SchedulerFutureTaskManager: {}
-                  TestDaemon: { sleep_post: 100ms, cache_key: greeting }
+                  TestDaemon: { sleep_post: 100ms }
                 cron:
                   cache-cleanup: false
                 """,
@@ -51,15 +50,6 @@ struct StatusEndpointTests {
                 #expect(metrics.contains(line + "\n"), "\(line)\n\(metrics)")
             }
             #expect(try httpGet(port: port, path: "/nope").status == 404)
-
-            // TestDaemon reads its cache key every iteration: misses so far, hits once the entry is there. The module
-            // process adds its counts to daemon_counter every 10 s.
-            try await Cache(connection: admin).set("hello", type: "TestDaemon", key: "greeting")
-            try await waitUntil("the cache's hits and misses show", timeout: .seconds(40)) {
-                let metrics = try httpGet(port: port, path: "/metrics").body
-                return metrics.contains(#"pgdaemon_cache_hits_total{type="TestDaemon"} "#)
-                    && metrics.contains(#"pgdaemon_cache_misses_total{type="TestDaemon"} "#)
-            }
 
             await admin.close()
             try await server.stop()

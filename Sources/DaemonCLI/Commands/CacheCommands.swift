@@ -50,7 +50,7 @@ struct CacheCommand: AsyncParsableCommand {
             let statistics = try await cache.statistics()
             let logged = try await cache.isLogged()
             await connection.close()
-            let limits = configuration.cache.limits
+            let limits = configuration.section(CacheSettings.self).limits
             let types = statistics.map { type in
                 TypeReport(
                     type: type.type, entries: type.entries, bytes: type.bytes, expired: type.expired,

@@ -27,7 +27,9 @@ struct Database: AsyncParsableCommand {
                 applied.isEmpty
                     ? "The database is up to date (\(total) migrations applied)."
                     : "Applied \(applied.count) of \(total) migrations; the database is up to date.")
-            if let logged = configuration.cache.logged, try await Cache(connection: connection).setLogged(logged) {
+            if let logged = configuration.section(CacheSettings.self).logged,
+                try await Cache(connection: connection).setLogged(logged)
+            {
                 print("cache_entry is now \(logged ? "logged" : "unlogged"), as cache.logged says.")
             }
         }

@@ -1,4 +1,3 @@
-import Cache
 public import Foundation
 import Yams
 
@@ -17,37 +16,23 @@ public struct Configuration: Sendable {
     public var daemon = DaemonSettings()
     /// The configured modules in file order, switched-off ones (`valid: false`) included.
     public var modules: [ModuleConfiguration] = []
-    /// The `commands:` allow-list for Command tasks.
-    public var commands: [String: CommandConfiguration] = [:]
-    /// The `statements:` allow-list for SQL tasks.
-    public var statements: [String: String] = [:]
-    /// The `cron:` entries, in file order, then the defaults the file neither replaced nor switched off.
-    public var cron = Configuration.defaultCron
-    /// The `cache:` section.
-    public var cache = CacheSettings()
-    /// A short hash of what the nodes of a cluster must agree on (`modules`, `cron`, `commands`, `statements`,
-    /// `cache`, not a node's name, database address or paths), shown by `pgdaemon nodes` so that differing nodes stand
-    /// out.
+    /// The sections the registered libraries read, by key; those the file lacks are absent and read as defaults.
+    private var sections: [String: any ConfigurationSection] = [:]
+    /// A short hash of what the nodes of a cluster must agree on (`modules` and the sections shared in the cluster,
+    /// such as `cron`, not a node's name, database address or paths), shown by `pgdaemon nodes` so that differing
+    /// nodes stand out.
     public var hash = "-"
 
     /// The file read when neither `--config` nor `PGDAEMON_CONFIG` names one.
     public static let defaultFile = "pgdaemon.yaml"
 
-    /// The modules a node runs when the file has no `modules:` key (those of them this binary has registered).
-    public static let defaultModules = [
-        "SchedulerTaskWorker", "SchedulerFutureTaskManager", "SchedulerCronTaskManager", "SchedulerTaskRescuer",
-    ]
+    /// The keys DaemonKit reads itself; the registered sections add theirs.
+    static let ownKeys = ["node", "database", "daemon", "modules"]
 
-    /// The cron entries every node has unless its file replaces one by name or switches it off (`NAME: false`):
-    /// `cache-cleanup`, every five minutes.
-    public static let defaultCron = [
-        CronEntry(
-            name: "cache-cleanup", schedule: try! CronSchedule("*/5 * * * *"), timeZoneIdentifier: "UTC",
-            catchUp: .once, taskType: "CacheCleanup", taskDataJSON: "{}", priority: 0, maxAttempts: 3)
-    ]
-
-    static let topLevelKeys = ["node", "database", "daemon", "modules", "cron", "commands", "statements", "cache"]
-    static let sharedKeys = ["modules", "cron", "commands", "statements", "cache"]
+    /// A library's section as the file has it, or its defaults.
+    public func section<Section: ConfigurationSection>(_ type: Section.Type = Section.self) -> Section {
+        sections[Section.key] as? Section ?? Section()
+    }
 
     /// The modules that run: configured and `valid`.
     public var validModules: [ModuleConfiguration] { modules.filter(\.valid) }
@@ -96,7 +81,7 @@ public struct Configuration: Sendable {
     }
 
     private static func defaultModuleEntries(_ registry: ModuleRegistry) -> [ModuleConfiguration] {
-        defaultModules.compactMap { name in
+        registry.defaultModules.compactMap { name in
             registry[name].map { type in
                 ModuleConfiguration(
                     name: name, type: name, cluster: type.defaultCluster, sleepPost: type.defaultSleepPost)
@@ -125,8 +110,9 @@ public struct Configuration: Sendable {
             return
         }
         let pairs = try reader.mapping(root, "")
-        try reader.checkKeys(pairs, allowed: Self.topLevelKeys, "")
-        hash = Self.sharedHash(pairs)
+        try reader.checkKeys(pairs, allowed: Self.ownKeys + registry.sections.map { $0.key }, "")
+        let shared = ["modules"] + registry.sections.filter { $0.sharedInCluster }.map { $0.key }
+        hash = Self.sharedHash(pairs.filter { shared.contains($0.key) })
         var sawModules = false
         for (key, _, value) in pairs {
             switch key {
@@ -138,14 +124,9 @@ public struct Configuration: Sendable {
             case "modules":
                 sawModules = true
                 modules = try Self.moduleEntries(value, reader, registry)
-            case "commands": commands = try Self.commandEntries(value, reader)
-            case "statements":
-                for (name, _, statement) in try reader.mapping(value, key) {
-                    statements[name] = try reader.string(statement, "statements.\(name)")
-                }
-            case "cache": cache = try Self.cacheSettings(value, reader)
             default:
-                cron = try Self.cronEntries(value, reader)
+                let section = registry.sections.first { $0.key == key }!
+                sections[key] = try section.init(ConfigurationValue(value, reader, key))
             }
         }
         if !sawModules { modules = Self.defaultModuleEntries(registry) }
@@ -233,129 +214,10 @@ public struct Configuration: Sendable {
         }
     }
 
-    private static func commandEntries(_ node: Node, _ reader: YAMLReader) throws -> [String: CommandConfiguration] {
-        var commands: [String: CommandConfiguration] = [:]
-        for (name, keyNode, value) in try reader.mapping(node, "commands") {
-            let path = "commands.\(name)"
-            let pairs = try reader.mapping(value, path)
-            try reader.checkKeys(pairs, allowed: ["argv", "timeout"], path)
-            guard let argv = pairs.first(where: { $0.key == "argv" }) else {
-                throw reader.fail(keyNode, path, "missing argv, the program and its arguments as a list")
-            }
-            commands[name] = CommandConfiguration(
-                argv: try reader.stringList(argv.value, "\(path).argv"),
-                timeout: try pairs.first { $0.key == "timeout" }.map {
-                    try reader.duration($0.value, "\(path).timeout")
-                }
-                    ?? .seconds(3600))
-        }
-        return commands
-    }
-
-    private static func cacheSettings(_ node: Node, _ reader: YAMLReader) throws -> CacheSettings {
-        var settings = CacheSettings()
-        let pairs = try reader.mapping(node, "cache")
-        try reader.checkKeys(pairs, allowed: ["logged", "limits"], "cache")
-        for (key, _, value) in pairs {
-            switch key {
-            case "logged": settings.logged = try reader.boolean(value, "cache.logged")
-            default:
-                for (type, _, limitNode) in try reader.mapping(value, "cache.limits") {
-                    let path = "cache.limits.\(type)"
-                    let limitPairs = try reader.mapping(limitNode, path)
-                    try reader.checkKeys(limitPairs, allowed: ["max_entries", "max_bytes"], path)
-                    guard !limitPairs.isEmpty else {
-                        throw reader.fail(limitNode, path, "expected max_entries, max_bytes or both")
-                    }
-                    var limit = CacheLimit()
-                    for (limitKey, _, limitValue) in limitPairs {
-                        if limitKey == "max_entries" {
-                            limit.maxEntries = try reader.positiveInteger(limitValue, "\(path).max_entries")
-                        } else {
-                            limit.maxBytes = try reader.byteSize(limitValue, "\(path).max_bytes")
-                        }
-                    }
-                    settings.limits[type] = limit
-                }
-            }
-        }
-        return settings
-    }
-
-    /// The file's cron entries in order, then the defaults it did not name; `NAME: false` switches an entry off.
-    private static func cronEntries(_ node: Node, _ reader: YAMLReader) throws -> [CronEntry] {
-        let pairs = try reader.mapping(node, "cron")
-        let named = Set(pairs.map(\.key))
-        let entries = try pairs.compactMap { name, keyNode, value -> CronEntry? in
-            let path = "cron.\(name)"
-            if value.scalar.flatMap(Bool.construct) == false { return nil }
-            let pairs = try reader.mapping(value, path)
-            try reader.checkKeys(pairs, allowed: ["schedule", "timezone", "catch_up", "task"], path)
-            func required(_ key: String) throws -> Node {
-                guard let pair = pairs.first(where: { $0.key == key }) else {
-                    throw reader.fail(keyNode, path, "missing \(key)")
-                }
-                return pair.value
-            }
-            let scheduleNode = try required("schedule")
-            let schedule: CronSchedule
-            do {
-                schedule = try CronSchedule(try reader.string(scheduleNode, "\(path).schedule"))
-            } catch let error as CronError {
-                throw reader.fail(scheduleNode, "\(path).schedule", error.description)
-            }
-            var timeZone = "UTC"
-            if let zone = pairs.first(where: { $0.key == "timezone" }) {
-                let text = try reader.string(zone.value, "\(path).timezone")
-                guard let parsed = TimeZone(identifier: text) else {
-                    throw reader.fail(
-                        zone.value, "\(path).timezone", "\"\(text)\" is not a time zone such as Europe/Berlin")
-                }
-                timeZone = parsed.identifier
-            }
-            var catchUp = CronEntry.CatchUp.once
-            if let pair = pairs.first(where: { $0.key == "catch_up" }) {
-                let text = try reader.string(pair.value, "\(path).catch_up")
-                guard let parsed = CronEntry.CatchUp(rawValue: text) else {
-                    throw reader.fail(pair.value, "\(path).catch_up", "expected once or skip, not \"\(text)\"")
-                }
-                catchUp = parsed
-            }
-            let taskNode = try required("task")
-            let taskPairs = try reader.mapping(taskNode, "\(path).task")
-            try reader.checkKeys(taskPairs, allowed: ["type", "data", "priority", "max_attempts"], "\(path).task")
-            guard let type = taskPairs.first(where: { $0.key == "type" }) else {
-                throw reader.fail(taskNode, "\(path).task", "missing type")
-            }
-            var entry = CronEntry(
-                name: name, schedule: schedule, timeZoneIdentifier: timeZone, catchUp: catchUp,
-                taskType: try reader.string(type.value, "\(path).task.type"), taskDataJSON: "{}", priority: 0,
-                maxAttempts: 3)
-            for (key, _, value) in taskPairs {
-                switch key {
-                case "data":
-                    guard value.mapping != nil else {
-                        throw reader.fail(value, "\(path).task.data", "expected a mapping, the task's data")
-                    }
-                    let object = try value.toJSONObject()
-                    entry.taskDataJSON = String(
-                        decoding: try JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]),
-                        as: UTF8.self)
-                case "priority": entry.priority = try reader.integer(value, "\(path).task.priority")
-                case "max_attempts": entry.maxAttempts = try reader.integer(value, "\(path).task.max_attempts")
-                default: break
-                }
-            }
-            return entry
-        }
-        return entries + defaultCron.filter { !named.contains($0.name) }
-    }
-
     /// The hash of the sections every node must share, in a canonical form so that formatting and the order of keys
     /// do not count.
     private static func sharedHash(_ pairs: [(key: String, keyNode: Node, value: Node)]) -> String {
-        let shared = pairs.filter { sharedKeys.contains($0.key) }
-            .sorted { $0.key < $1.key }
+        let shared = pairs.sorted { $0.key < $1.key }
         return shortHash(shared.map { pair in "\(pair.key): \(canonical(pair.value))" }.joined(separator: "\n"))
     }
 

@@ -28,14 +28,6 @@ public struct ModuleConfiguration: Sendable, Equatable {
     }
 }
 
-/// One entry of `commands:`: the only programs a Command task may run.
-public struct CommandConfiguration: Sendable, Equatable {
-    /// The program and its arguments, run without a shell.
-    public var argv: [String]
-    /// How long it may run before it is killed; default 1h.
-    public var timeout: Duration
-}
-
 /// The `daemon:` section.
 public struct DaemonSettings: Sendable, Equatable {
     /// Written by `run` and `start`, read by `stop` and `status`; default `var/run/pgdaemon.pid`.

@@ -45,9 +45,6 @@ public protocol DaemonModule: AnyObject, SendableMetatype {
     func postRun() async throws -> ModuleStep
     /// Tables for `pgdaemon summary`, read from shared state: it runs in the CLI, on any node, not in the module.
     static func summary(_ context: SummaryContext) async throws -> [SummaryTable]
-    /// Metrics for `/metrics` of the node the context names, read from shared state as the summary is: the status
-    /// server asks once per module type configured on its node.
-    static func metrics(_ context: SummaryContext) async throws -> [Metric]
 }
 
 extension DaemonModule {
@@ -66,7 +63,6 @@ extension DaemonModule {
     }
 
     public static func summary(_ context: SummaryContext) async throws -> [SummaryTable] { [] }
-    public static func metrics(_ context: SummaryContext) async throws -> [Metric] { [] }
 }
 
 /// What a module step decides.

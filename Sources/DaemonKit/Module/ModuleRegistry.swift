@@ -1,9 +1,18 @@
-/// The module types a daemon binary knows, by name, and how each is made.
+public import Postgres
+
+/// What a daemon binary knows: its module types by name and how each is made, and what their libraries add to the
+/// daemon: configuration sections, the modules a node runs when its file names none, metrics for `/metrics`, and
+/// counters kept in memory.
 ///
-/// `pgdaemon` registers the built-in set; a team's own daemon registers its modules beside them and runs the same
-/// command line (see `Examples/`). A module that needs more than its context (the task worker its handlers) is
-/// registered with a function that makes it, holding what it needs, so nothing travels ambiently.
+/// `pgdaemon` registers the built-in set, the scheduler's and the cache's; a team's own daemon registers its modules
+/// beside them and runs the same command line (see `Examples/`). A module that needs more than its context (the task
+/// worker its handlers) is registered with a function that makes it, holding what it needs, so nothing travels
+/// ambiently. DaemonKit itself knows none of the libraries built on it.
 public struct ModuleRegistry: Sendable {
+    /// Reads metrics of the node `configuration` names from the shared database, as a summary reads its tables.
+    public typealias Metrics =
+        @Sendable (_ configuration: Configuration, _ database: Connection) async throws -> [Metric]
+
     /// A registered module type and how to make it for one process lifetime.
     struct Entry: Sendable {
         var type: any DaemonModule.Type
@@ -11,9 +20,19 @@ public struct ModuleRegistry: Sendable {
     }
 
     private var entries: [String: Entry] = [:]
+    /// The configuration sections the libraries declare, in registration order.
+    public private(set) var sections: [any ConfigurationSection.Type] = []
+    /// The modules a node runs when its file has no `modules:` key, in registration order.
+    public private(set) var defaultModules: [String] = []
+    /// The libraries' metrics, after the daemon's own.
+    public private(set) var metrics: [Metrics] = []
+    /// The libraries' counters kept in a module process's memory.
+    public private(set) var counters: [CounterSource] = []
 
-    public init(_ types: [any DaemonModule.Type] = []) {
+    /// A registry of `types`; with `runByDefault`, a node whose file has no `modules:` key runs each of them.
+    public init(_ types: [any DaemonModule.Type] = [], runByDefault: Bool = false) {
         for type in types { register(type) }
+        if runByDefault { defaultModules = types.map { String(describing: $0) } }
     }
 
     /// Registers a module type under its type name, such as `TestDaemon`, made with its `init(context:)`.
@@ -26,6 +45,28 @@ public struct ModuleRegistry: Sendable {
         _ type: Module.Type, making make: @escaping @Sendable (ModuleContext) async throws -> Module
     ) {
         entries[String(describing: type)] = Entry(type: type) { try await make($0) }
+    }
+
+    /// Registers a configuration section, read when the file has its key.
+    public mutating func register(section: any ConfigurationSection.Type) {
+        sections.removeAll { $0.key == section.key }
+        sections.append(section)
+    }
+
+    /// Makes a registered module run by default, when a node's file has no `modules:` key.
+    public mutating func runByDefault(_ type: any DaemonModule.Type) {
+        let name = String(describing: type)
+        if !defaultModules.contains(name) { defaultModules.append(name) }
+    }
+
+    /// Registers metrics for every node's `/metrics`.
+    public mutating func register(metrics source: @escaping Metrics) {
+        metrics.append(source)
+    }
+
+    /// Registers counters that module processes keep in memory and store in `daemon_counter`.
+    public mutating func register(counters source: CounterSource) {
+        counters.append(source)
     }
 
     /// The registered names, sorted, for listings and error messages.
@@ -41,10 +82,17 @@ public struct ModuleRegistry: Sendable {
     /// The modules that ship with DaemonKit.
     public static let builtIn = ModuleRegistry([TestDaemon.self])
 
-    /// This registry with another's modules added.
+    /// This registry with everything another registers added; of two modules or sections by one name, the other's
+    /// wins.
     public func adding(_ other: ModuleRegistry) -> ModuleRegistry {
         var merged = self
         merged.entries.merge(other.entries) { _, new in new }
+        for section in other.sections { merged.register(section: section) }
+        for name in other.defaultModules where !merged.defaultModules.contains(name) {
+            merged.defaultModules.append(name)
+        }
+        merged.metrics += other.metrics
+        merged.counters += other.counters
         return merged
     }
 }

@@ -1,6 +1,6 @@
 public import Postgres
 
-/// What a module's `summary` and `metrics` may use: the shared database and the configuration, never a running module's memory.
+/// What a module's `summary` may use: the shared database and the configuration, never a running module's memory.
 public struct SummaryContext: Sendable {
     public let configuration: Configuration
     public let database: Connection

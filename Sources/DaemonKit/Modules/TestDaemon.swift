@@ -1,35 +1,20 @@
-import Cache
 import Foundation
 import Postgres
 
 /// The seed's TestDaemon: prints the current time every `sleep_post` (default 2 s), and summarises what every node's
-/// TestDaemon has done, from the shared database. With `cache_key`, each iteration also reads that key of the cache
-/// type `TestDaemon` and prints the value it finds (a demonstration of the cache; its reads show in `/metrics`).
+/// TestDaemon has done, from the shared database.
 public final class TestDaemon: DaemonModule {
     public static let description = "Prints the current time every sleep_post, like the OTRS TestDaemon."
     public static var defaultSleepPost: Duration { .seconds(2) }
-    public static var settings: [ModuleSetting] {
-        [
-            ModuleSetting(
-                "cache_key", .string, help: "A key of cache type TestDaemon to read each iteration; default none.")
-        ]
-    }
 
     public let context: ModuleContext
-    private let cacheKey: String
 
     public init(context: ModuleContext) async throws {
         self.context = context
-        cacheKey = context.settings.string("cache_key", default: "")
     }
 
     public func run() async throws -> ModuleStep {
         context.logger.info("Current time \(PostgresTimestamp.iso8601(Date()))")
-        if !cacheKey.isEmpty {
-            let value = try await Cache(connection: context.database).get(
-                String.self, type: "TestDaemon", key: cacheKey)
-            context.logger.info("Cache \(cacheKey): \(value ?? "(none)")")
-        }
         return .proceed
     }
 

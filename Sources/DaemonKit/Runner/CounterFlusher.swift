@@ -1,7 +1,6 @@
-import Cache
 import Postgres
 
-/// Adds what a module process counted in memory (the cache's hits and misses, `CacheCounters`) to `daemon_counter`,
+/// Adds what a module process counted in memory (the registered `CounterSource`s) to `daemon_counter`,
 /// every `interval` and once more when the module ends, on the module's connection. Counts that could not be stored
 /// wait for the next flush; a kill -9 loses at most one interval's.
 struct CounterFlusher: Sendable {
@@ -10,21 +9,11 @@ struct CounterFlusher: Sendable {
     let database: Connection
     let node: String
     let module: String
-
-    private struct Row: Codable, Sendable {
-        var name: String
-        var label: String
-        var value: Int
-    }
+    let sources: [CounterSource]
 
     func flush() async {
-        let taken = CacheCounters.take()
-        let rows = taken.sorted { $0.key < $1.key }.flatMap { type, counts in
-            [
-                Row(name: "cache_hits", label: type, value: counts.hits),
-                Row(name: "cache_misses", label: type, value: counts.misses),
-            ]
-        }.filter { $0.value > 0 }
+        let taken = sources.map { $0.take() }
+        let rows = taken.joined().filter { $0.value > 0 }
         guard !rows.isEmpty else { return }
         do {
             try await database.execute(
@@ -35,7 +24,7 @@ struct CounterFlusher: Sendable {
                 ON CONFLICT (node, module, name, label) DO UPDATE SET value = c.value + EXCLUDED.value
                 """)
         } catch {
-            CacheCounters.putBack(taken)
+            for (source, counts) in zip(sources, taken) { source.putBack(counts) }
         }
     }
 

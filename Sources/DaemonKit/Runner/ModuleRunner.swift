@@ -67,7 +67,8 @@ public struct ModuleRunner: Sendable {
         let context = ModuleContext(
             configuration: configuration, module: module, logger: logger, database: database, debug: debug,
             fence: fence, stop: stop, state: state)
-        let counters = CounterFlusher(database: database, node: configuration.node, module: module.name)
+        let counters = CounterFlusher(
+            database: database, node: configuration.node, module: module.name, sources: registry.counters)
         let flushing = Task { await counters.flushPeriodically() }
         let outcome = await serve(context: context, lock: lock)
         // The periodic flush ends first: a flush cut short puts its counts back, and the last one takes them all.

@@ -1,7 +1,7 @@
 /// One metric of `/metrics`: a name, its help and type, and its samples, in the Prometheus text format.
 ///
-/// Modules contribute their own with `DaemonModule.metrics`, read from the shared database as a summary is, so the
-/// daemon's status page knows nothing of what a module stores.
+/// Libraries contribute their own with `ModuleRegistry.register(metrics:)`, read from the shared database as a summary
+/// is, so the daemon's status page knows nothing of what a library stores.
 public struct Metric: Sendable {
     public enum Kind: String, Sendable {
         case counter, gauge, histogram

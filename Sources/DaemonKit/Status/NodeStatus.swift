@@ -6,7 +6,7 @@ import Postgres
 /// work.
 actor NodeStatus {
     private let configuration: Configuration
-    /// Where the configured modules' types, and so their metrics, are found.
+    /// The binary's registry, whose libraries add their metrics.
     private let registry: ModuleRegistry
     private var connection: Connection?
 
@@ -48,8 +48,8 @@ actor NodeStatus {
         }
     }
 
-    /// The Prometheus text format: the modules' and singletons' states, the shared cache, and what each configured
-    /// module type adds (`DaemonModule.metrics`).
+    /// The Prometheus text format: the modules' and singletons' states, and what the registered libraries add
+    /// (`ModuleRegistry.register(metrics:)`: the scheduler's tasks, the cache).
     func metrics() async -> StatusServer.Response {
         let node = configuration.node
         do {
@@ -91,52 +91,16 @@ actor NodeStatus {
                     ([("module", try $0.decode(String.self, "module"))], Double(try $0.decode(Int.self, "epoch")))
                 })
 
-            let cache = try await query("SELECT type, entries, bytes FROM cache_overview ORDER BY 1")
-            text.add(
-                "pgdaemon_cache_entries", "Entries in the shared cache, by type.", .gauge,
-                try cache.map {
-                    ([("type", try $0.decode(String.self, "type"))], Double(try $0.decode(Int.self, "entries")))
-                })
-            text.add(
-                "pgdaemon_cache_bytes", "Bytes of values in the shared cache, by type.", .gauge,
-                try cache.map {
-                    ([("type", try $0.decode(String.self, "type"))], Double(try $0.decode(Int.self, "bytes")))
-                })
-            let counters = try await query(
-                """
-                SELECT name, label, sum(value)::bigint AS value FROM daemon_counter
-                WHERE node = \(node) AND name IN ('cache_hits', 'cache_misses') GROUP BY 1, 2 ORDER BY 1, 2
-                """)
-            for (name, help) in [
-                ("cache_hits", "Cache reads that found a live entry, by type, in this node's module processes."),
-                ("cache_misses", "Cache reads that found no live entry, by type, in this node's module processes."),
-            ] {
-                text.add(
-                    "pgdaemon_\(name)_total", help, .counter,
-                    try counters.filter { try $0.decode(String.self, "name") == name }.map {
-                        ([("type", try $0.decode(String.self, "label"))], Double(try $0.decode(Int.self, "value")))
-                    })
+            for source in registry.metrics {
+                for metric in try await onConnection({ [configuration] in try await source(configuration, $0) }) {
+                    text.add(metric)
+                }
             }
-            for metric in try await moduleMetrics() { text.add(metric) }
             return StatusServer.Response(
                 status: 200, contentType: "text/plain; version=0.0.4; charset=utf-8", body: text.rendered)
         } catch {
             return StatusServer.Response(status: 503, body: "The database did not answer: \(error)\n")
         }
-    }
-
-    /// The metrics of each module type configured on this node, once per type.
-    private func moduleMetrics() async throws -> [Metric] {
-        var seen: Set<ObjectIdentifier> = []
-        var metrics: [Metric] = []
-        for entry in configuration.validModules {
-            guard let type = registry[entry.type], seen.insert(ObjectIdentifier(type)).inserted else { continue }
-            metrics += try await onConnection { [configuration] connection in
-                try await type.metrics(
-                    SummaryContext(configuration: configuration, database: connection, module: entry))
-            }
-        }
-        return metrics
     }
 
     private func query(_ sql: SQL) async throws -> PostgresRows {

@@ -13,7 +13,7 @@ public struct CacheCleanupHandler: TaskHandler {
 
     public func run(_ payload: Payload, context: TaskContext) async throws {
         let sweep = try await Cache(connection: context.database).sweep(
-            limits: context.configuration.cache.limits, type: payload.type)
+            limits: context.configuration.section(CacheSettings.self).limits, type: payload.type)
         context.output.append("Removed \(sweep.expired) expired and \(sweep.overLimit) over-limit cache entries.\n")
     }
 }

@@ -14,7 +14,8 @@ public struct CommandHandler: TaskHandler {
     public init() {}
 
     public func run(_ payload: Payload, context: TaskContext) async throws {
-        let command = try allowListed(payload.command, in: context.configuration.commands, called: "commands")
+        let command = try allowListed(
+            payload.command, in: context.configuration.section(CommandsSection.self).commands, called: "commands")
         let outcome = try await CommandRun.run(command.argv, timeout: command.timeout)
         context.output.append(outcome.output)
         if outcome.timedOut {

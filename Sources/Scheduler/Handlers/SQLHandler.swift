@@ -12,7 +12,8 @@ public struct SQLHandler: TaskHandler {
 
     public func run(_ payload: Payload, context: TaskContext) async throws {
         let statement = try allowListed(
-            payload.statement, in: context.configuration.statements, called: "statements")
+            payload.statement, in: context.configuration.section(StatementsSection.self).statements,
+            called: "statements")
         // Trusted text: it comes from the node's configuration file, never from the task's data.
         let rows = try await context.database.execute(SQL(unsafeSQL: statement))
         context.output.append("\(rows) rows\n")

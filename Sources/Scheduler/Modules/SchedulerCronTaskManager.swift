@@ -23,13 +23,13 @@ public final class SchedulerCronTaskManager: DaemonModule {
     public init(context: ModuleContext) async throws {
         self.context = context
         store = CronStore(connection: context.database)
-        try await store.register(context.configuration.cron)
+        try await store.register(context.configuration.section(CronSection.self).entries)
     }
 
     public func run() async throws -> ModuleStep {
         let now = Date()
         var earliest = now.addingTimeInterval(60)
-        for entry in context.configuration.cron {
+        for entry in context.configuration.section(CronSection.self).entries {
             let last = try await store.lastSlot(of: entry)
             var due: [Date] = []
             var slot = entry.schedule.next(after: last ?? now.addingTimeInterval(-1), in: entry.timeZone)

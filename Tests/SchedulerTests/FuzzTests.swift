@@ -1,5 +1,6 @@
 import DaemonKit
 import Foundation
+import Scheduler
 import Testing
 
 /// Random input for the two parsers that read what people write: the cron parser and the configuration loader. Each
@@ -89,7 +90,7 @@ struct FuzzTests {
             .path
         defer { try? FileManager.default.removeItem(atPath: path) }
         try Self.validConfiguration.write(toFile: path, atomically: false, encoding: .utf8)
-        _ = try Configuration.load(file: path, environment: [:])
+        _ = try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
         var refused = 0
         for _ in 0..<2_000 {
             var text = Array(Self.validConfiguration)
@@ -106,7 +107,7 @@ struct FuzzTests {
             let file = String(text)
             try file.write(toFile: path, atomically: false, encoding: .utf8)
             do {
-                _ = try Configuration.load(file: path, environment: [:])
+                _ = try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
             } catch let error as ConfigurationError {
                 refused += 1
                 #expect(!error.description.contains("\n"), "\(String(reflecting: file)): \(error)")

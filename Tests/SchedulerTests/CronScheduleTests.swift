@@ -1,5 +1,5 @@
-import DaemonKit
 import Foundation
+import Scheduler
 import Testing
 
 @Suite("Cron expressions and their next slots")

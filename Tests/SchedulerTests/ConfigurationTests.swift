@@ -1,7 +1,11 @@
 import Cache
 import DaemonKit
 import Foundation
+import Scheduler
 import Testing
+
+/// The modules and sections of the pgdaemon binary, which these configurations are read for.
+let pgdaemonModules = ModuleRegistry.builtIn.adding(.scheduler())
 
 @Suite("Configuration file and environment", .timeLimit(.minutes(2)))
 struct ConfigurationTests {
@@ -13,26 +17,30 @@ struct ConfigurationTests {
 
     @Test func readsNodeAndDatabaseAndLetsTheEnvironmentOverrideThem() throws {
         let path = try write("node: node-a\ndatabase: postgresql://pgdaemon@db/app\nmodules: {}\n")
-        let fromFile = try Configuration.load(file: path, environment: [:])
+        let fromFile = try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
         #expect(fromFile.node == "node-a")
         #expect(fromFile.database == "postgresql://pgdaemon@db/app")
         let overridden = try Configuration.load(
-            file: path, environment: ["PGDAEMON_DATABASE_URL": "dbname=other", "PGDAEMON_NODE": "node-b"])
+            file: path, registry: pgdaemonModules,
+            environment: ["PGDAEMON_DATABASE_URL": "dbname=other", "PGDAEMON_NODE": "node-b"])
         #expect(overridden.node == "node-b")
         #expect(overridden.database == "dbname=other")
-        let byOption = try Configuration.load(file: path, node: "node-c", environment: ["PGDAEMON_NODE": "node-b"])
+        let byOption = try Configuration.load(
+            file: path, node: "node-c", registry: pgdaemonModules, environment: ["PGDAEMON_NODE": "node-b"])
         #expect(byOption.node == "node-c")
     }
 
     @Test func withoutAFileLibpqDefaultsAndTheHostNameApply() throws {
-        let configuration = try Configuration.load(environment: [:])
+        let configuration = try Configuration.load(registry: pgdaemonModules, environment: [:])
         #expect(configuration.database == nil)
         #expect(!configuration.node.isEmpty)
     }
 
     @Test func anUnknownKeyIsNamedWithItsLine() throws {
         let path = try write("node: a\ndatabse: x\n")
-        let error = #expect(throws: ConfigurationError.self) { try Configuration.load(file: path, environment: [:]) }
+        let error = #expect(throws: ConfigurationError.self) {
+            try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+        }
         #expect(error?.line == 2)
         #expect(error?.keyPath == "databse")
         #expect(error?.description.hasPrefix("\(path):2: databse: unknown key; expected one of") == true)
@@ -40,20 +48,24 @@ struct ConfigurationTests {
 
     @Test func aSyntaxErrorNamesItsLine() throws {
         let path = try write("node: a\ndatabase: [unclosed\n")
-        let error = #expect(throws: ConfigurationError.self) { try Configuration.load(file: path, environment: [:]) }
+        let error = #expect(throws: ConfigurationError.self) {
+            try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+        }
         #expect(error?.line != nil)
         #expect(error?.message.hasPrefix("not valid YAML") == true)
     }
 
     @Test func aWrongTypeIsNamed() throws {
         let path = try write("node:\n  - a\n")
-        let error = #expect(throws: ConfigurationError.self) { try Configuration.load(file: path, environment: [:]) }
+        let error = #expect(throws: ConfigurationError.self) {
+            try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+        }
         #expect(error?.description == "\(path):2: node: expected a non-empty string")
     }
 
     @Test func aMissingFileIsAnError() throws {
         let error = #expect(throws: ConfigurationError.self) {
-            try Configuration.load(file: "/nonexistent/pgdaemon.yaml", environment: [:])
+            try Configuration.load(file: "/nonexistent/pgdaemon.yaml", registry: pgdaemonModules, environment: [:])
         }
         #expect(error?.message == "the file does not exist or cannot be read")
     }
@@ -63,7 +75,7 @@ struct ConfigurationTests {
 private func loadConfiguration(_ text: String) throws -> Configuration {
     let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
     try text.write(toFile: path, atomically: true, encoding: .utf8)
-    return try Configuration.load(file: path, environment: [:])
+    return try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
 }
 
 @Suite("Module, daemon and command entries")
@@ -93,15 +105,23 @@ struct ModuleConfigurationTests {
         #expect(configuration.validModules.map(\.name) == ["TestDaemon"])
         #expect(configuration.daemon.pidFile == "/tmp/x.pid")
         #expect(configuration.daemon.shutdownTimeout == .seconds(5))
-        #expect(configuration.commands["report"]?.argv == ["/usr/local/bin/report", "--daily"])
-        #expect(configuration.statements["purge"] == "DELETE FROM sessions WHERE expires < now()")
+        #expect(
+            configuration.section(CommandsSection.self).commands["report"]?.argv == [
+                "/usr/local/bin/report", "--daily",
+            ])
+        #expect(
+            configuration.section(StatementsSection.self).statements["purge"]
+                == "DELETE FROM sessions WHERE expires < now()")
     }
 
     @Test func anUnknownModuleListsTheRegisteredOnes() {
         let failure = error("modules:\n  Nope: {}\n")
         #expect(failure?.keyPath == "modules.Nope")
         #expect(failure?.line == 2)
-        #expect(failure?.message == "unknown module Nope; registered modules: TestDaemon")
+        #expect(
+            failure?.message
+                == "unknown module Nope; registered modules: SchedulerCronTaskManager, SchedulerFutureTaskManager, "
+                + "SchedulerTaskRescuer, SchedulerTaskWorker, TestDaemon")
     }
 
     @Test func anUnknownModuleSettingListsTheAcceptedOnes() {
@@ -109,7 +129,7 @@ struct ModuleConfigurationTests {
         #expect(failure?.keyPath == "modules.TestDaemon.sleep_pots")
         #expect(
             failure?.message
-                == "unknown key; expected one of cache_key, cluster, discard_after, module, sleep_post, valid")
+                == "unknown key; expected one of cluster, discard_after, module, sleep_post, valid")
     }
 
     @Test func aBadDurationSaysWhichAndWhy() {
@@ -144,14 +164,14 @@ struct CronConfigurationTests {
                          task: { type: Command, data: { command: report }, priority: 5 } }
               tick: { schedule: "@hourly", task: { type: Noop } }
             """)
-        #expect(configuration.cron.map(\.name) == ["nightly", "tick", "cache-cleanup"])
-        #expect(configuration.cron[0].timeZone.identifier == "Europe/Berlin")
-        #expect(configuration.cron[0].catchUp == .skip)
-        #expect(configuration.cron[0].taskDataJSON == #"{"command":"report"}"#)
-        #expect(configuration.cron[0].priority == 5)
-        #expect(configuration.cron[1].timeZone == TimeZone(identifier: "UTC"))
-        #expect(configuration.cron[1].catchUp == .once)
-        #expect(configuration.cron[1].taskDataJSON == "{}")
+        #expect(configuration.section(CronSection.self).entries.map(\.name) == ["nightly", "tick", "cache-cleanup"])
+        #expect(configuration.section(CronSection.self).entries[0].timeZone.identifier == "Europe/Berlin")
+        #expect(configuration.section(CronSection.self).entries[0].catchUp == .skip)
+        #expect(configuration.section(CronSection.self).entries[0].taskDataJSON == #"{"command":"report"}"#)
+        #expect(configuration.section(CronSection.self).entries[0].priority == 5)
+        #expect(configuration.section(CronSection.self).entries[1].timeZone == TimeZone(identifier: "UTC"))
+        #expect(configuration.section(CronSection.self).entries[1].catchUp == .once)
+        #expect(configuration.section(CronSection.self).entries[1].taskDataJSON == "{}")
     }
 
     /// Nodes compare this hash to see whether they run the same shared sections: formatting, key order and the
@@ -199,7 +219,8 @@ struct CronConfigurationTests {
                   data: { n: 3, hex: 0x1F, x: 1.5, big: 1_000, a: yes, b: False, c: OFF, d: true, none: null,
                           tilde: ~, quoted: "true", word: hello, mixed: tRUE, list: [1, on, "2"] }
             """)
-        let data = try JSONSerialization.jsonObject(with: Data(configuration.cron[0].taskDataJSON.utf8))
+        let data = try JSONSerialization.jsonObject(
+            with: Data(configuration.section(CronSection.self).entries[0].taskDataJSON.utf8))
         let object = try #require(data as? [String: Any])
         #expect(object["n"] as? Int == 3)
         #expect(object["hex"] as? Int == 31)
@@ -237,15 +258,15 @@ struct CronConfigurationTests {
     }
 
     @Test func cacheCleanupRunsByDefaultUnlessReplacedOrSwitchedOff() throws {
-        let defaults = try Configuration.load(environment: [:])
-        #expect(defaults.cron.map(\.name) == ["cache-cleanup"])
-        #expect(defaults.cron[0].taskType == "CacheCleanup")
-        #expect(defaults.cron[0].schedule == (try CronSchedule("*/5 * * * *")))
+        let defaults = try Configuration.load(registry: pgdaemonModules, environment: [:])
+        #expect(defaults.section(CronSection.self).entries.map(\.name) == ["cache-cleanup"])
+        #expect(defaults.section(CronSection.self).entries[0].taskType == "CacheCleanup")
+        #expect(defaults.section(CronSection.self).entries[0].schedule == (try CronSchedule("*/5 * * * *")))
         let replaced = try loadConfiguration(
             "cron:\n  cache-cleanup: { schedule: \"* * * * *\", task: { type: CacheCleanup } }\n")
-        #expect(replaced.cron.count == 1)
-        #expect(replaced.cron[0].schedule == (try CronSchedule("* * * * *")))
-        #expect(try loadConfiguration("cron:\n  cache-cleanup: false\n").cron.isEmpty)
+        #expect(replaced.section(CronSection.self).entries.count == 1)
+        #expect(replaced.section(CronSection.self).entries[0].schedule == (try CronSchedule("* * * * *")))
+        #expect(try loadConfiguration("cron:\n  cache-cleanup: false\n").section(CronSection.self).entries.isEmpty)
     }
 }
 
@@ -260,10 +281,14 @@ struct CacheConfigurationTests {
                 Sessions: { max_entries: 1000, max_bytes: 64MB }
                 Pages: { max_bytes: 4096 }
             """)
-        #expect(configuration.cache.logged == true)
-        #expect(configuration.cache.limits["Sessions"] == CacheLimit(maxEntries: 1000, maxBytes: 64 << 20))
-        #expect(configuration.cache.limits["Pages"] == CacheLimit(maxBytes: 4096))
-        #expect(try loadConfiguration("node: a\n").cache.logged == nil, "without the key the table is left as it is")
+        #expect(configuration.section(CacheSettings.self).logged == true)
+        #expect(
+            configuration.section(CacheSettings.self).limits["Sessions"]
+                == CacheLimit(maxEntries: 1000, maxBytes: 64 << 20))
+        #expect(configuration.section(CacheSettings.self).limits["Pages"] == CacheLimit(maxBytes: 4096))
+        #expect(
+            try loadConfiguration("node: a\n").section(CacheSettings.self).logged == nil,
+            "without the key the table is left as it is")
     }
 
     @Test func badLimitsAreNamed() {

@@ -1,0 +1,73 @@
+public import DaemonKit
+import Postgres
+
+extension ModuleRegistry {
+    /// What the cache adds to a daemon: its `cache:` section, its gauges and its processes' hits and misses in
+    /// `/metrics`, and those counts kept in each module process's memory (`CacheCounters`) until they are stored.
+    public static let cache: ModuleRegistry = {
+        var registry = ModuleRegistry()
+        registry.register(section: CacheSettings.self)
+        registry.register(counters: CounterSource(take: CacheCounters.takeCounts, putBack: CacheCounters.putBack))
+        registry.register(metrics: Cache.metrics)
+        return registry
+    }()
+}
+
+extension CacheCounters {
+    /// The counts so far as `daemon_counter` rows (`cache_hits`, `cache_misses`, by type); counting starts again.
+    @Sendable static func takeCounts() -> [CounterSource.Count] {
+        take().sorted { $0.key < $1.key }.flatMap { type, counts in
+            [
+                CounterSource.Count(name: "cache_hits", label: type, value: counts.hits),
+                CounterSource.Count(name: "cache_misses", label: type, value: counts.misses),
+            ]
+        }
+    }
+
+    /// Gives back counts `takeCounts` took that could not be stored.
+    @Sendable static func putBack(_ taken: [CounterSource.Count]) {
+        var counts: [String: Counts] = [:]
+        for count in taken {
+            if count.name == "cache_hits" { counts[count.label, default: Counts()].hits += count.value }
+            if count.name == "cache_misses" { counts[count.label, default: Counts()].misses += count.value }
+        }
+        putBack(counts)
+    }
+}
+
+extension Cache {
+    /// The shared cache's entries and bytes by type, and the hits and misses of this node's module processes.
+    @Sendable static func metrics(_ configuration: Configuration, _ database: Connection) async throws -> [Metric] {
+        let cache = try await database.query("SELECT type, entries, bytes FROM cache_overview ORDER BY 1")
+        let counters = try await database.query(
+            """
+            SELECT name, label, sum(value)::bigint AS value FROM daemon_counter
+            WHERE node = \(configuration.node) AND name IN ('cache_hits', 'cache_misses') GROUP BY 1, 2 ORDER BY 1, 2
+            """)
+        func byType(_ rows: PostgresRows, _ column: String) throws -> [Metric.Sample] {
+            try rows.map {
+                Metric.Sample([("type", try $0.decode(String.self, "type"))], Double(try $0.decode(Int.self, column)))
+            }
+        }
+        func counted(_ name: String) throws -> [Metric.Sample] {
+            try counters.filter { try $0.decode(String.self, "name") == name }.map {
+                Metric.Sample([("type", try $0.decode(String.self, "label"))], Double(try $0.decode(Int.self, "value")))
+            }
+        }
+        return [
+            Metric(
+                "pgdaemon_cache_entries", "Entries in the shared cache, by type.", .gauge, try byType(cache, "entries")),
+            Metric(
+                "pgdaemon_cache_bytes", "Bytes of values in the shared cache, by type.", .gauge,
+                try byType(cache, "bytes")),
+            Metric(
+                "pgdaemon_cache_hits_total",
+                "Cache reads that found a live entry, by type, in this node's module processes.", .counter,
+                try counted("cache_hits")),
+            Metric(
+                "pgdaemon_cache_misses_total",
+                "Cache reads that found no live entry, by type, in this node's module processes.", .counter,
+                try counted("cache_misses")),
+        ]
+    }
+}
