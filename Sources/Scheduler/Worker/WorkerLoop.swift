@@ -1,0 +1,231 @@
+/// The task worker's decisions, with nothing but them: events come in (a claim came back, a task finished, a timer
+/// fired, a notification woke it, a stop was asked for), actions go out (claim up to N on lane L, start a task,
+/// record outcomes, heartbeat, set a timer, wait for a notification, end). `SchedulerTaskWorker.run` performs the
+/// actions and feeds the events back; this type knows no database, no clock but the instants it is given, and runs
+/// no task, so its tests drive it through the orderings that the end-to-end tests only met under load.
+///
+/// What it decides:
+/// - Outcomes are recorded in batches: when nothing runs any more, when a batch's worth has finished, or at the latest
+///   `flushDelay` after the first of them; together with the next claim when there is room for more tasks.
+/// - One statement at a time on a lane (a claim connection): a claim that is out comes back before the next.
+/// - Claims are numbered as they go out, and their tasks start only when every earlier claim is back, lowest priority
+///   value first, then oldest: claims sent side by side may run on the server in either order, so a later one may
+///   hold earlier tasks, or skip the ones an earlier claim is locking and hold later ones.
+/// - While the last claim got all it asked for and the tasks since ran short, it claims up to `prefetch` beyond the
+///   free slots; a prefetched task waiting longer than `prefetchWait` goes back to the queue, and prefetching stops.
+/// - A claim that found no ready task waits for a notification before the next.
+/// - On a stop, claims still out come back first, prefetched tasks go back to the queue, running ones finish.
+struct WorkerLoop {
+    struct Settings: Sendable {
+        var maxWorkers: Int
+        var prefetch: Int
+        var lanes: Int
+        /// How often running tasks' locks are refreshed, and the longest wait without a notification.
+        var heartbeatInterval: Duration
+        /// How long a finished task's outcome may wait to be recorded with others while its neighbours still run.
+        var flushDelay = Duration.milliseconds(20)
+        /// How long a prefetched task may wait for a slot before it goes back to the queue for another worker.
+        var prefetchWait = Duration.seconds(1)
+        /// A task that ran longer than this, in seconds, counts as long: after one, the worker claims no more than
+        /// its free slots.
+        var shortTask = 0.02
+    }
+
+    enum Event: Sendable {
+        case finished(TaskOutcome)
+        /// A claim came back with these tasks, having recorded the outcomes sent with it.
+        case claimed([ClaimedTask], lane: Int, order: Int, recorded: [TaskOutcome])
+        case timer(Timer)
+        /// The wait ended: `notified` when a notification came, false at its timeout or a stop request.
+        case woken(notified: Bool)
+    }
+
+    enum Timer: Sendable {
+        /// Time to record the outcomes gathered so far.
+        case flush
+        /// Time to see whether prefetched tasks waited too long.
+        case prefetchExpiry
+    }
+
+    enum Action: Sendable {
+        /// Send a claim for up to `limit` tasks on `lane`, recording `recording` in the same statement; it comes back
+        /// as `.claimed` with `order`.
+        case claim(lane: Int, limit: Int, order: Int, recording: [TaskOutcome])
+        /// Record outcomes on `lane` now, before anything else.
+        case record([TaskOutcome], lane: Int)
+        /// Run the task; it comes back as `.finished`.
+        case start(ClaimedTask)
+        /// Refresh the locks of the running tasks' claim tokens on `lane` now.
+        case heartbeat(tokens: Set<String>, lane: Int)
+        /// The timer's event comes after the delay.
+        case schedule(Timer, after: Duration)
+        /// Wait for a notification, at most `heartbeatInterval`; it comes back as `.woken`.
+        case wait
+        /// This stretch of work is over.
+        case end
+    }
+
+    let settings: Settings
+    private var running = 0
+    /// Prefetched tasks, in the order they run, with when they were claimed.
+    private var prefetched: [(task: ClaimedTask, since: ContinuousClock.Instant)] = []
+    /// For each lane, the tasks asked for by its claim that is out, if one is.
+    private var claiming: [Int?]
+    private var claimsSent = 0
+    private var claimsStarted = 0
+    /// Claims back before an earlier one, by their order.
+    private var arrived: [Int: [ClaimedTask]] = [:]
+    private var deepAndShort = false
+    private var drained = false
+    private var expiryScheduled = false
+    private var finished: [TaskOutcome] = []
+    /// The claim tokens of tasks not yet recorded, with how many of their tasks each has.
+    private var tokens: [String: Int] = [:]
+    private var waiting = false
+    private var flushScheduled = false
+    private var flushDue = false
+    private var lastHeartbeat: ContinuousClock.Instant
+
+    init(_ settings: Settings, now: ContinuousClock.Instant) {
+        self.settings = settings
+        claiming = Array(repeating: nil, count: settings.lanes)
+        lastHeartbeat = now
+    }
+
+    private var asked: Int { claiming.reduce(0) { $0 + ($1 ?? 0) } }
+    private var held: Int { arrived.values.reduce(0) { $0 + $1.count } }
+
+    /// What to do before waiting for the next event.
+    mutating func decide(now: ContinuousClock.Instant, stopping: Bool) -> [Action] {
+        var actions: [Action] = []
+        let batch = deepAndShort ? max(settings.maxWorkers, settings.prefetch) : settings.maxWorkers
+        let flushNow = running == 0 || finished.count >= batch || flushDue || stopping
+        if !finished.isEmpty && !flushNow && !flushScheduled {
+            flushScheduled = true
+            actions.append(.schedule(.flush, after: settings.flushDelay))
+        }
+        let limit =
+            settings.maxWorkers + (deepAndShort ? settings.prefetch : 0) - running - prefetched.count - asked - held
+        let lane = claiming.firstIndex { $0 == nil }
+        if stopping {
+            if asked == 0 {
+                releasePrefetched(waitingSince: now)
+                if !finished.isEmpty { actions.append(record(on: 0)) }
+                if running == 0 { return actions + [.end] }
+            }
+        } else if let lane, limit > 0, (flushNow && !finished.isEmpty) || (!drained && (flushNow || finished.isEmpty)) {
+            flushDue = false
+            claiming[lane] = limit
+            actions.append(.claim(lane: lane, limit: limit, order: claimsSent, recording: finished))
+            claimsSent += 1
+            finished = []
+        } else if let lane, flushNow && asked == 0 {
+            // Every slot is taken by tasks started from the prefetched ones: record without claiming.
+            flushDue = false
+            if !finished.isEmpty { actions.append(record(on: lane)) }
+        }
+        if !waiting && !stopping {
+            waiting = true
+            actions.append(.wait)
+        }
+        return actions
+    }
+
+    /// What to do about an event.
+    mutating func handle(_ event: Event, now: ContinuousClock.Instant, stopping: Bool) -> [Action] {
+        var actions: [Action] = []
+        switch event {
+        case .finished(let outcome):
+            running -= 1
+            finished.append(outcome)
+            if outcome.finishedAt - outcome.startedAt > settings.shortTask { deepAndShort = false }
+            if !prefetched.isEmpty && !stopping { actions.append(start(prefetched.removeFirst().task)) }
+        case .claimed(let claimed, let lane, let order, let recorded):
+            forget(recorded)
+            deepAndShort = claimed.count == claiming[lane]
+            drained = claimed.isEmpty
+            claiming[lane] = nil
+            for task in claimed { tokens[task.token, default: 0] += 1 }
+            arrived[order] = claimed
+            var ready: [ClaimedTask] = []
+            while let tasks = arrived.removeValue(forKey: claimsStarted) {
+                claimsStarted += 1
+                ready += tasks
+            }
+            // Claimed within the free slots, a task runs even if a stop came meanwhile: it was claimed before the
+            // stop, and the claim's committed lock already shows it as running.
+            for task in ready.sorted(by: Self.runsBefore) {
+                if running < settings.maxWorkers { actions.append(start(task)) } else { prefetched.append((task, now)) }
+            }
+            prefetched.sort { Self.runsBefore($0.task, $1.task) }
+            actions += scheduleExpiry()
+        case .timer(.flush):
+            flushScheduled = false
+            flushDue = true
+        case .timer(.prefetchExpiry):
+            expiryScheduled = false
+            if prefetched.contains(where: { $0.since <= now - settings.prefetchWait }) {
+                // The slots are held by long tasks after all: claim no more than they free.
+                deepAndShort = false
+                releasePrefetched(waitingSince: now - settings.prefetchWait)
+            }
+            actions += scheduleExpiry()
+        case .woken(let notified):
+            waiting = false
+            drained = false
+            if !notified && running == 0 && finished.isEmpty && asked == 0 { return [.end] }
+        }
+        if running > 0, let lane = claiming.firstIndex(where: { $0 == nil }),
+            now - lastHeartbeat >= settings.heartbeatInterval
+        {
+            actions.append(.heartbeat(tokens: Set(tokens.keys), lane: lane))
+            lastHeartbeat = now
+        }
+        return actions
+    }
+
+    /// The order tasks run in: lowest priority value first, then oldest.
+    static func runsBefore(_ first: ClaimedTask, _ second: ClaimedTask) -> Bool {
+        (first.priority, first.id) < (second.priority, second.id)
+    }
+
+    private mutating func start(_ task: ClaimedTask) -> Action {
+        running += 1
+        return .start(task)
+    }
+
+    /// Records what finished, forgetting its tokens: the record is awaited before the next event.
+    private mutating func record(on lane: Int) -> Action {
+        defer {
+            forget(finished)
+            finished = []
+        }
+        return .record(finished, lane: lane)
+    }
+
+    /// Forgets the tokens of recorded outcomes: a token is heartbeated while any of its tasks runs.
+    private mutating func forget(_ recorded: [TaskOutcome]) {
+        for outcome in recorded {
+            tokens[outcome.token, default: 1] -= 1
+            if tokens[outcome.token] == 0 { tokens[outcome.token] = nil }
+        }
+    }
+
+    /// Hands prefetched tasks back, unrun and their attempt not counted, with the next recorded outcomes. A released
+    /// attempt leaves no history row, so it has no times.
+    private mutating func releasePrefetched(waitingSince cutoff: ContinuousClock.Instant) {
+        for waited in prefetched where waited.since <= cutoff {
+            finished.append(
+                TaskOutcome(
+                    id: waited.task.id, token: waited.task.token, status: .released, startedAt: 0, finishedAt: 0))
+            flushDue = true
+        }
+        prefetched.removeAll { $0.since <= cutoff }
+    }
+
+    private mutating func scheduleExpiry() -> [Action] {
+        guard !prefetched.isEmpty && !expiryScheduled else { return [] }
+        expiryScheduled = true
+        return [.schedule(.prefetchExpiry, after: settings.prefetchWait)]
+    }
+}
