@@ -92,31 +92,49 @@ public enum ModuleProcess {
         if invocation.supervised { watchLifeline(logger: logger) }
         let runner = ModuleRunner(
             configuration: configuration, module: entry, registry: registry, logger: logger, debug: invocation.debug)
-        let work = Task { await runner.run() }
         signal(SIGINT, SIG_IGN)
         let signals = SignalStream([SIGTERM])
+        defer { withExtendedLifetime(signals) {} }
+        let sigterms = signals.signals
         let grace = max(configuration.daemon.shutdownTimeout - .seconds(1), .zero)
-        let stopper = Task { [stream = signals.signals, stop = runner.stop] in
-            await withTaskGroup(of: Void.self) { deadlines in
-                for await _ in stream {
-                    if stop.isRequested {
-                        work.cancel()
-                    } else {
-                        stop.request()
-                        deadlines.addTask {
-                            guard (try? await Task.sleep(for: grace)) != nil else { return }
-                            logger.warning("Still running a second before shutdown_timeout; cancelling the work.")
-                            work.cancel()
-                        }
-                    }
+        // The work, the SIGTERM listener and the grace timer are children of one group: the first SIGTERM asks the
+        // work to stop; a second, or the end of the grace, cancels the group, and so the work.
+        return await withTaskGroup(of: Step.self) { group in
+            group.addTask { .ended(await runner.run()) }
+            group.addTask { [stop = runner.stop] in
+                for await _ in sigterms {
+                    if stop.isRequested { return .cancel }
+                    stop.request()
                 }
-                deadlines.cancelAll()
+                return .quiet
             }
+            group.addTask { [stop = runner.stop] in
+                await stop.wait()
+                guard !Task.isCancelled, (try? await Task.sleep(for: grace)) != nil else { return .quiet }
+                logger.warning("Still running a second before shutdown_timeout; cancelling the work.")
+                return .cancel
+            }
+            while let step = await group.next() {
+                switch step {
+                case .ended(let outcome):
+                    group.cancelAll()
+                    return outcome
+                case .cancel: group.cancelAll()
+                case .quiet: break
+                }
+            }
+            return .stopped
         }
-        let outcome = await work.value
-        stopper.cancel()
-        withExtendedLifetime(signals) {}
-        return outcome
+    }
+
+    /// What a child of `run`'s group came to.
+    private enum Step: Sendable {
+        /// The module's work ended so.
+        case ended(ModuleExit)
+        /// A second SIGTERM, or the grace is over: cancel the work.
+        case cancel
+        /// Nothing to do (cancelled itself).
+        case quiet
     }
 
     /// Exits the moment the supervisor's end of stdin closes: when the supervisor dies, even by SIGKILL.

@@ -69,11 +69,12 @@ public struct ModuleRunner: Sendable {
             fence: fence, stop: stop, state: state)
         let counters = CounterFlusher(
             database: database, node: configuration.node, module: module.name, sources: registry.counters)
-        let flushing = Task { await counters.flushPeriodically() }
-        let outcome = await serve(context: context, lock: lock)
-        // The periodic flush ends first: a flush cut short puts its counts back, and the last one takes them all.
-        flushing.cancel()
-        await flushing.value
+        let outcome = await withTaskGroup(of: Void.self) { group in
+            group.addTask { await counters.flushPeriodically() }
+            // The periodic flush ends first: a flush cut short puts its counts back, and the last one takes them all.
+            defer { group.cancelAll() }
+            return await serve(context: context, lock: lock)
+        }
         await counters.flush()
         if case .discarded = outcome { await state.report(.discarding) }
         await lock?.release()

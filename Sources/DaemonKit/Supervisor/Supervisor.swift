@@ -80,6 +80,8 @@ public actor Supervisor {
     private var stopping = false
     private var draining = false
     private var heartbeating = false
+    /// Helpers waiting to join the loop's task group (`later`).
+    private var pending: [@Sendable () async -> Void] = []
     private let systemd = SystemdNotifier()
     private let events: AsyncStream<Event>
     private let eventSink: AsyncStream<Event>.Continuation
@@ -109,28 +111,34 @@ public actor Supervisor {
             )
         }
         let signals = SignalStream([SIGTERM, SIGINT, SIGHUP, SIGUSR1, SIGUSR2])
-        let forwarder = Task { [eventSink, stream = signals.signals] in
-            for await number in stream { eventSink.yield(.signal(number)) }
-        }
-        let ticker = Task { [eventSink] in
-            while !Task.isCancelled {
-                try await Task.sleep(for: Self.heartbeatInterval)
-                eventSink.yield(.heartbeat)
+        defer { withExtendedLifetime(signals) {} }
+        let signalNumbers = signals.signals
+        // The loop's helpers (the signals' forwarder, the heartbeat and watchdog tickers, each heartbeat, restart
+        // and shutdown timers) are children of one task group, cancelled when the loop ends.
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { [eventSink] in
+                for await number in signalNumbers { eventSink.yield(.signal(number)) }
             }
-        }
-        let watchdog = Task { [eventSink, interval = systemd.watchdogInterval] in
-            guard let interval else { return }
-            while !Task.isCancelled {
-                try await Task.sleep(for: interval)
-                eventSink.yield(.watchdog)
+            group.addTask { [eventSink] in
+                while (try? await Task.sleep(for: Self.heartbeatInterval)) != nil { eventSink.yield(.heartbeat) }
             }
+            if let interval = systemd.watchdogInterval {
+                group.addTask { [eventSink] in
+                    while (try? await Task.sleep(for: interval)) != nil { eventSink.yield(.watchdog) }
+                }
+            }
+            defer { group.cancelAll() }
+            try await serve(registration: registration, pidFile: pidFile, group: &group)
         }
-        defer {
-            forwarder.cancel()
-            ticker.cancel()
-            watchdog.cancel()
-            withExtendedLifetime(signals) {}
-        }
+        await registration.release()
+        logger.notice("Supervisor stopped.", metadata: ["node": "\(configuration.node)"])
+        return 0
+    }
+
+    /// Starts the modules and handles events until the node has stopped and every child has exited.
+    private func serve(
+        registration: NodeRegistration, pidFile: PidFile.Lock, group: inout ThrowingTaskGroup<Void, any Error>
+    ) async throws {
         for entry in configuration.validModules {
             await start(entry, registration: registration)
         }
@@ -147,8 +155,10 @@ public actor Supervisor {
             case .exited(let module, let generation, let status, let signaled):
                 await childExited(module, generation: generation, status: status, signaled: signaled, registration)
             case .restart(let module, let generation):
-                if let child = children[module], child.generation == generation, child.process == nil, !stopping,
-                    !(draining && child.entry.cluster == .singleton)
+                if let child = children[module],
+                    ChildExit.restartApplies(
+                        sameGeneration: child.generation == generation, processRunning: child.process != nil,
+                        nodeStopping: stopping, draining: draining, singleton: child.entry.cluster == .singleton)
                 {
                     await start(child.entry, registration: registration, backoff: child.backoff)
                 }
@@ -171,7 +181,7 @@ public actor Supervisor {
                 // the last heartbeat still running is skipped.
                 guard !heartbeating else { break }
                 heartbeating = true
-                Task { [eventSink, status = nodeStatus] in
+                later { [eventSink, status = nodeStatus] in
                     let outcome: HeartbeatOutcome
                     do {
                         try await registration.heartbeat(status: status)
@@ -209,11 +219,15 @@ public actor Supervisor {
                     child.process?.signal(SIGKILL)
                 }
             }
+            for work in pending { group.addTask(operation: work) }
+            pending = []
             if stopping && children.values.allSatisfy({ $0.process == nil }) { break }
         }
-        await registration.release()
-        logger.notice("Supervisor stopped.", metadata: ["node": "\(configuration.node)"])
-        return 0
+    }
+
+    /// Work for the loop's task group, added after the current event: `serve` holds the group.
+    private func later(_ work: @escaping @Sendable () async -> Void) {
+        pending.append(work)
     }
 
     private func start(_ entry: ModuleConfiguration, registration: NodeRegistration, backoff: RestartBackoff = .init())
@@ -257,7 +271,8 @@ public actor Supervisor {
             for end in lifeline where end >= 0 { close(end) }
             logger.error("Cannot start the module's process.", metadata: ["module": "\(name)", "error": "\(error)"])
             child.process = nil
-            scheduleRestart(&child)
+            let delay = child.backoff.delay(afterCrashWithUptime: .zero)
+            restart(child, after: delay)
         }
         children[name] = child
     }
@@ -270,46 +285,42 @@ public actor Supervisor {
         if let lifeline = child.lifeline { close(lifeline) }
         child.lifeline = nil
         let store = await registration.stateStore(module: module)
-        if stopping || child.stopping {
-            await store.report(draining && child.entry.cluster == .singleton ? .drained : .stopped, pid: 0)
-            children[module] = child
-            if let replacement = child.replacement, !stopping {
-                await start(replacement, registration: registration)
-            } else if !stopping {
-                children[module] = nil
+        let decision = ChildExit.decide(
+            status: status, signaled: signaled, uptime: child.started.duration(to: .now), nodeStopping: stopping,
+            childStopping: child.stopping, hasReplacement: child.replacement != nil, draining: draining,
+            singleton: child.entry.cluster == .singleton, backoff: &child.backoff)
+        switch decision {
+        case .stopped(let drained, let then):
+            await store.report(drained ? .drained : .stopped, pid: 0)
+            switch then {
+            case .keep: children[module] = child
+            case .forget: children[module] = nil
+            case .startReplacement:
+                children[module] = child
+                await start(child.replacement!, registration: registration)
             }
-            return
-        }
-        let uptime = child.started.duration(to: .now)
-        if !signaled
-            && (status == ModuleExit.discarded.rawValue
-                || (status == ModuleExit.discardedAfterError.rawValue && uptime >= .seconds(1)))
-        {
+        case .discarded:
             await store.countExit(discarded: true, error: nil)
             await start(child.entry, registration: registration, backoff: child.backoff)
-            return
-        }
-        if !signaled && status == ModuleExit.discardedAfterError.rawValue {
+        case .discardedTooSoon(let delay):
             await store.countExit(discarded: true, error: nil)
-            scheduleRestart(&child)
+            restart(child, after: delay)
             children[module] = child
-            return
+        case .crashed(let reason, let delay):
+            logger.warning(
+                "A module's process ended unexpectedly.", metadata: ["module": "\(module)", "reason": "\(reason)"])
+            await store.countExit(discarded: false, error: "process \(reason)")
+            restart(child, after: delay)
+            children[module] = child
         }
-        let reason = signaled ? "killed by signal \(status)" : "exited with status \(status)"
-        logger.warning(
-            "A module's process ended unexpectedly.", metadata: ["module": "\(module)", "reason": "\(reason)"])
-        await store.countExit(discarded: false, error: "process \(reason)")
-        scheduleRestart(&child)
-        children[module] = child
     }
 
-    private func scheduleRestart(_ child: inout Child) {
-        let delay = child.backoff.delay(afterCrashWithUptime: child.started.duration(to: .now))
-        let module = child.entry.name
-        let generation = child.generation
-        Task { [eventSink] in
-            try await Task.sleep(for: delay)
-            eventSink.yield(.restart(module: module, generation: generation))
+    /// Restarts the child's generation after `delay`, unless something replaced it meanwhile.
+    private func restart(_ child: Child, after delay: Duration) {
+        let event = Event.restart(module: child.entry.name, generation: child.generation)
+        later { [eventSink] in
+            guard (try? await Task.sleep(for: delay)) != nil else { return }
+            eventSink.yield(event)
         }
     }
 
@@ -354,8 +365,8 @@ public actor Supervisor {
             child.process?.signal(SIGTERM)
         }
         let timeout = configuration.daemon.shutdownTimeout
-        Task { [eventSink] in
-            try await Task.sleep(for: timeout)
+        later { [eventSink] in
+            guard (try? await Task.sleep(for: timeout)) != nil else { return }
             eventSink.yield(.shutdownDeadline)
         }
     }

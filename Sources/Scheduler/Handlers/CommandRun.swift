@@ -30,16 +30,20 @@ struct CommandRun {
             throw PermanentTaskFailure("Cannot start \(argv[0]): \(error.localizedDescription).")
         }
         let killer = Killer(process: process)
-        let timer = Task {
-            try await CoarseTimer.shared.sleep(until: .now + timeout)
-            killer.kill(timedOut: true)
+        // The timeout is a child of the wait's group, ended with it.
+        let code = await withTaskGroup(of: Int32?.self) { group in
+            group.addTask {
+                guard (try? await CoarseTimer.shared.sleep(until: .now + timeout)) != nil else { return nil }
+                killer.kill(timedOut: true)
+                return nil
+            }
+            defer { group.cancelAll() }
+            return await withTaskCancellationHandler {
+                (try? await process.wait()) ?? -1
+            } onCancel: {
+                killer.kill(timedOut: false)
+            }
         }
-        let code = await withTaskCancellationHandler {
-            (try? await process.wait()) ?? -1
-        } onCancel: {
-            killer.kill(timedOut: false)
-        }
-        timer.cancel()
         var data = FileManager.default.contents(atPath: outputPath) ?? Data()
         if data.count > outputLimit { data = data.suffix(outputLimit) }
         return Outcome(
