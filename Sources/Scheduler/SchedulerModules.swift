@@ -9,7 +9,12 @@ extension ModuleRegistry {
         var registry = ModuleRegistry([
             SchedulerFutureTaskManager.self, SchedulerCronTaskManager.self, SchedulerTaskRescuer.self,
         ])
-        registry.register(SchedulerTaskWorker.self) { try await SchedulerTaskWorker(context: $0, handlers: handlers) }
+        registry.register(SchedulerTaskWorker.self) { context in
+            // The worker's heartbeats must keep its tasks' locks fresher than the rescuer's lock_timeout.
+            try await SchedulerTaskWorker(
+                context: context, handlers: handlers,
+                lockTimeout: SchedulerTaskRescuer.lockTimeout(in: context.configuration))
+        }
         for module in [
             SchedulerTaskWorker.self, SchedulerFutureTaskManager.self, SchedulerCronTaskManager.self,
             SchedulerTaskRescuer.self,

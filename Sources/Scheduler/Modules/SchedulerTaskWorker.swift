@@ -55,18 +55,21 @@ public final class SchedulerTaskWorker: DaemonModule {
     /// every 10 s, so the rescuer never takes a task from a live worker.
     private let heartbeatInterval: Duration
 
-    /// A worker that runs the built-in task types.
+    /// A worker that runs the built-in task types, within the configured rescuer's `lock_timeout`.
     public convenience init(context: ModuleContext) async throws {
-        try await self.init(context: context, handlers: .builtIn)
+        try await self.init(
+            context: context, handlers: .builtIn,
+            lockTimeout: SchedulerTaskRescuer.lockTimeout(in: context.configuration))
     }
 
-    /// A worker that runs the task types of `handlers`; `ModuleRegistry.scheduler(handlers:)` registers it so.
-    public init(context: ModuleContext, handlers: TaskHandlerRegistry) async throws {
+    /// A worker that runs the task types of `handlers` and refreshes its tasks' locks well within `lockTimeout`, the
+    /// rescuer's; `ModuleRegistry.scheduler(handlers:)` makes it so.
+    public init(context: ModuleContext, handlers: TaskHandlerRegistry, lockTimeout: Duration) async throws {
         self.context = context
         maxWorkers = max(1, context.settings.integer("max_workers", default: 10))
         prefetch = max(0, context.settings.integer("prefetch", default: 10 * maxWorkers))
         pollInterval = context.settings.duration("poll_interval", default: .seconds(5))
-        heartbeatInterval = min(.seconds(10), SchedulerTaskRescuer.lockTimeout(in: context.configuration) / 4)
+        heartbeatInterval = min(.seconds(10), lockTimeout / 4)
         runner = TaskRunner(
             handlers: handlers,
             // The n-th retry waits retry_backoff × 2^(n−1), ±20 % so that tasks failing together do not come back
