@@ -6,20 +6,17 @@ extension ModuleRegistry {
     /// worker that runs the task types of `handlers`; its `commands:`, `statements:` and `cron:` sections; its
     /// metrics; and the cache, whose cleanup it runs.
     public static func scheduler(handlers: TaskHandlerRegistry = .builtIn) -> ModuleRegistry {
-        var registry = ModuleRegistry([
-            SchedulerFutureTaskManager.self, SchedulerCronTaskManager.self, SchedulerTaskRescuer.self,
-        ])
+        var registry = ModuleRegistry(
+            [
+                SchedulerTaskWorker.self, SchedulerFutureTaskManager.self, SchedulerCronTaskManager.self,
+                SchedulerTaskRescuer.self,
+            ],
+            runByDefault: true)
         registry.register(SchedulerTaskWorker.self) { context in
             // The worker's heartbeats must keep its tasks' locks fresher than the rescuer's lock_timeout.
             try await SchedulerTaskWorker(
                 context: context, handlers: handlers,
                 lockTimeout: SchedulerTaskRescuer.lockTimeout(in: context.configuration))
-        }
-        for module in [
-            SchedulerTaskWorker.self, SchedulerFutureTaskManager.self, SchedulerCronTaskManager.self,
-            SchedulerTaskRescuer.self,
-        ] as [any DaemonModule.Type] {
-            registry.runByDefault(module)
         }
         for section in [CommandsSection.self, StatementsSection.self, CronSection.self]
             as [any ConfigurationSection.Type]

@@ -53,12 +53,6 @@ public struct ModuleRegistry: Sendable {
         sections.append(section)
     }
 
-    /// Makes a registered module run by default, when a node's file has no `modules:` key.
-    public mutating func runByDefault(_ type: any DaemonModule.Type) {
-        let name = String(describing: type)
-        if !defaultModules.contains(name) { defaultModules.append(name) }
-    }
-
     /// Registers metrics for every node's `/metrics`.
     public mutating func register(metrics source: @escaping Metrics) {
         metrics.append(source)
