@@ -69,7 +69,21 @@ struct TaskWorkerTests {
     /// A worker prefetches while its queue is deep and short; prefetched tasks stuck behind a long task go back to
     /// the queue, their attempt uncounted, and another node runs them while the long task still runs. The long task
     /// takes 10 s so that the other node's start under a loaded test run (seen at several seconds) fits before it ends.
+    ///
+    /// The worker prefetches only after a claim of short tasks (20 ms at most each): a loaded run that stalls the
+    /// worker during one of the first Noops makes it claim without prefetching, as it should, and then the setup is
+    /// tried again on a fresh database, at most three times. The assertions are the same whichever try gets there.
     @Test func prefetchedTasksStuckBehindALongTaskGoBackToTheQueue() async throws {
+        for attempt in 1...3 {
+            do {
+                return try await prefetchedTasksGoBack()
+            } catch let timedOut as TimedOut where timedOut.what.hasSuffix("(prefetched)") && attempt < 3 {
+                print("prefetch setup not reached (a first task ran long); trying again: \(timedOut)")
+            }
+        }
+    }
+
+    private func prefetchedTasksGoBack() async throws {
         try await withTestDatabase { database in
             let connection = try await database.connect()
             for (name, type, data, priority) in [
