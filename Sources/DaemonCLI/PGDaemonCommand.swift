@@ -29,7 +29,8 @@ struct PGDaemonCommand: AsyncParsableCommand {
         abstract: "A clusterable daemon for PostgreSQL: daemon modules and a task scheduler sharing one database.",
         subcommands: [
             Database.self, ConfigCommand.self, Run.self, Start.self, Stop.self, Status.self, Reload.self, Modules.self,
-            Summary.self, Nodes.self, Locks.self, Drain.self, Undrain.self, TaskCommand.self, CacheCommand.self,
+            Summary.self, Nodes.self, Locks.self, Drain.self, Undrain.self, TaskCommand.self, QueueCommand.self,
+            CacheCommand.self,
             ModuleRun.self,
         ])
 

@@ -16,10 +16,14 @@ public struct NewTask: Sendable {
     public var executionTime: Date?
     /// Attempts before the task stays failed; default 3.
     public var maxAttempts: Int
+    /// The named queue it runs in; default `default`.
+    public var queue: String
+    /// Tasks with one key count together against their queue's `key_limit`.
+    public var concurrencyKey: String?
 
     public init(
         type: String, dataJSON: String = "{}", name: String? = nil, priority: Int = 0, uniqueKey: String? = nil,
-        executionTime: Date? = nil, maxAttempts: Int = 3
+        executionTime: Date? = nil, maxAttempts: Int = 3, queue: String = "default", concurrencyKey: String? = nil
     ) {
         self.type = type
         self.dataJSON = dataJSON
@@ -28,5 +32,7 @@ public struct NewTask: Sendable {
         self.uniqueKey = uniqueKey
         self.executionTime = executionTime
         self.maxAttempts = maxAttempts
+        self.queue = queue
+        self.concurrencyKey = concurrencyKey
     }
 }

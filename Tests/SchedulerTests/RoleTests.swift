@@ -32,11 +32,16 @@ struct RoleTests {
         #expect(error?.sqlState == PostgresError.SQLState.insufficientPrivilege, "\(sql)")
     }
 
-    @Test func theEnqueueRoleMayOnlyCallTaskAdd() async throws {
+    @Test func theEnqueueRoleMayOnlyCallTaskAddAndAddMany() async throws {
         try await withTestDatabase { database in
             try await asMemberOf("pgdaemon_enqueue", in: database) { connection in
-                let id = try await TaskQueue(connection: connection).add(NewTask(type: "Noop", uniqueKey: "app"))
+                let id = try await TaskQueue(connection: connection).add(
+                    NewTask(type: "Noop", uniqueKey: "app", queue: "mail", concurrencyKey: "tenant-42"))
                 #expect(id > 0)
+                let many = try await TaskQueue(connection: connection).add(
+                    manyJSON: #"[{"task_type": "Noop"}, {"task_type": "Noop", "unique_key": "app"}]"#)
+                #expect(many.count == 2 && many[1] == id, "ids in order; a pending unique key returns its task")
+                await expectDenied(connection, "SELECT scheduler_queue_pause('mail')")
                 await expectDenied(connection, "SELECT * FROM scheduler_task")
                 await expectDenied(connection, "INSERT INTO scheduler_task (task_type) VALUES ('Noop')")
                 await expectDenied(connection, "UPDATE scheduler_task SET priority = 1")

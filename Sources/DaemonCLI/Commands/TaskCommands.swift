@@ -11,10 +11,11 @@ struct TaskCommand: AsyncParsableCommand {
         subcommands: [Add.self, List.self, Show.self, Retry.self, Delete.self])
 
     struct Add: DaemonCommand {
-        static let configuration = CommandConfiguration(abstract: "Enqueue a task; prints its id.")
+        static let configuration = CommandConfiguration(
+            abstract: "Enqueue a task and print its id, or every task of a file (--from-file).")
 
         @OptionGroup var global: GlobalOptions
-        @Option(help: "The task type, such as Command, SQL, Noop or Sleep.") var type: String
+        @Option(help: "The task type, such as Command, SQL, Noop or Sleep.") var type: String?
         @Option(help: "A name shown in listings and history.") var name: String?
         @Option(help: "The task's data as a JSON object; default {}.") var data: String = "{}"
         @Option(help: "When to run it, as ISO 8601 (2026-11-30T02:00:00Z or with an offset).") var at: String?
@@ -23,10 +24,28 @@ struct TaskCommand: AsyncParsableCommand {
         @Option(help: "While a task with this key is pending, its id is returned instead of a new task.") var unique:
             String?
         @Option(help: "Attempts before the task stays failed; default 3.") var maxAttempts: Int = 3
+        @Option(help: "The queue it runs in; default default.") var queue: String = "default"
+        @Option(help: "Its concurrency key: tasks with one key count together against the queue's key_limit.")
+        var key: String?
+        @Option(
+            help: ArgumentHelp(
+                "Enqueue the tasks of a file instead: one JSON object a line, keyed by scheduler_task_add's arguments.",
+                valueName: "file.jsonl"))
+        var fromFile: String?
+
+        /// Lines of `--from-file` sent in one statement.
+        static let fileBatch = 1000
 
         func validate() throws {
-            guard !type.trimmingCharacters(in: .whitespaces).isEmpty else {
+            if fromFile != nil {
+                guard type == nil else { throw ValidationError("Give --type or --from-file, not both.") }
+                return
+            }
+            guard let type, !type.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ValidationError("--type must not be empty.")
+            }
+            guard !queue.trimmingCharacters(in: .whitespaces).isEmpty else {
+                throw ValidationError("--queue must not be empty.")
             }
             guard (try? JSONSerialization.jsonObject(with: Data(data.utf8))) is [String: Any] else {
                 throw ValidationError("--data must be a JSON object, such as '{\"seconds\": 1}'.")
@@ -53,6 +72,8 @@ struct TaskCommand: AsyncParsableCommand {
         }
 
         func run(_ registry: ModuleRegistry) async throws {
+            if let fromFile { return try await enqueue(file: fromFile, registry) }
+            let type = type ?? ""
             let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
             var executionTime = at.flatMap(Self.parseTime)
             if let delay = delay.flatMap(DurationText.parse) {
@@ -61,10 +82,40 @@ struct TaskCommand: AsyncParsableCommand {
             let id = try await TaskQueue(connection: connection).add(
                 NewTask(
                     type: type, dataJSON: data, name: name, priority: priority, uniqueKey: unique,
-                    executionTime: executionTime, maxAttempts: maxAttempts))
+                    executionTime: executionTime, maxAttempts: maxAttempts, queue: queue, concurrencyKey: key))
             await connection.close()
             print(
                 "Enqueued task \(id) (\(type))" + (executionTime.map { ", due \($0.formatted(.iso8601))" } ?? "") + ".")
+        }
+
+        /// Every line of the file checked first, then enqueued in one transaction, a statement per `fileBatch` lines:
+        /// a line the server refuses leaves nothing enqueued.
+        private func enqueue(file: String, _ registry: ModuleRegistry) async throws {
+            guard let contents = FileManager.default.contents(atPath: file) else {
+                throw CommandFailure.usage("--from-file \(file) does not exist or cannot be read.")
+            }
+            let lines = String(decoding: contents, as: UTF8.self).split(
+                separator: "\n", omittingEmptySubsequences: false
+            )
+            .enumerated().filter { !$0.element.allSatisfy(\.isWhitespace) }
+            for (index, line) in lines
+            where !((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any]) {
+                throw CommandFailure.usage("Line \(index + 1) of \(file) is not a JSON object.")
+            }
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
+            let ids = try await connection.transaction { connection in
+                var ids: [Int64] = []
+                for start in stride(from: 0, to: lines.count, by: Self.fileBatch) {
+                    let batch = lines[start..<min(start + Self.fileBatch, lines.count)].map(\.element)
+                    ids += try await TaskQueue(connection: connection).add(
+                        manyJSON: "[" + batch.joined(separator: ",") + "]")
+                }
+                return ids
+            }
+            await connection.close()
+            print(
+                "Enqueued \(ids.count) tasks from \(file)" + (ids.first.map { ", ids \($0) to \(ids.last!)" } ?? "")
+                    + ".")
         }
     }
 
@@ -81,10 +132,11 @@ struct TaskCommand: AsyncParsableCommand {
             await connection.close()
             if output.json { return try printJSON(tasks) }
             guard !tasks.isEmpty else { return print("No tasks are waiting or running.") }
-            var table = TextTable("ID", "TYPE", "NAME", "STATE", "PRIORITY", "ATTEMPTS", "NODE", "DUE")
+            var table = TextTable("ID", "TYPE", "NAME", "QUEUE", "STATE", "PRIORITY", "ATTEMPTS", "NODE", "DUE")
             for task in tasks {
                 table.append([
-                    String(task.id), task.type, task.name ?? "-", task.state.rawValue, String(task.priority),
+                    String(task.id), task.type, task.name ?? "-", task.queue, task.state.rawValue,
+                    String(task.priority),
                     "\(task.attempts)/\(task.maxAttempts)", task.node ?? "-",
                     task.due.map { $0.formatted(.iso8601) } ?? "-",
                 ])

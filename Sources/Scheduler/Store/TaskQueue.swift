@@ -17,8 +17,20 @@ public struct TaskQueue: Sendable {
         try await connection.query(
             """
             SELECT scheduler_task_add(\(task.type), \(task.dataJSON)::jsonb, \(task.name), \(task.priority)::int4,
-                                      \(task.uniqueKey), \(task.executionTime)::timestamptz, \(task.maxAttempts)::int4) AS id
+                                      \(task.uniqueKey), \(task.executionTime)::timestamptz, \(task.maxAttempts)::int4,
+                                      \(task.queue), \(task.concurrencyKey)) AS id
             """)[0].decode(Int64.self, "id")
+    }
+
+    /// Enqueues task objects (`scheduler_task_add`'s argument names as keys, as JSON text) in one statement, through
+    /// `scheduler_task_add_many`, and returns their ids in order.
+    public func add(manyJSON tasks: String) async throws -> [Int64] {
+        try await connection.query(
+            """
+            SELECT id FROM unnest(scheduler_task_add_many(\(tasks)::jsonb)) WITH ORDINALITY AS added(id, n)
+            ORDER BY n
+            """
+        ).map { try $0.decode(Int64.self, "id") }
     }
 
     /// A task that has not finished, wherever it waits: ready, running or future.
@@ -30,6 +42,7 @@ public struct TaskQueue: Sendable {
         public var id: Int64
         public var name: String?
         public var type: String
+        public var queue: String
         public var state: State
         public var priority: Int
         public var attempts: Int
@@ -58,20 +71,20 @@ public struct TaskQueue: Sendable {
     }
 
     private static let waiting: SQL = """
-        SELECT id, name, task_type, CASE WHEN lock_key IS NULL THEN 'ready' ELSE 'running' END AS state, priority,
-               attempts, max_attempts, lock_node AS node, scheduled_for AS due, create_time, task_data::text AS data,
-               last_error
+        SELECT id, name, task_type, queue, CASE WHEN lock_key IS NULL THEN 'ready' ELSE 'running' END AS state,
+               priority, attempts, max_attempts, lock_node AS node, scheduled_for AS due, create_time,
+               task_data::text AS data, last_error
         FROM scheduler_task
         UNION ALL
-        SELECT id, name, task_type, 'future', priority, attempts, max_attempts, NULL, execution_time, create_time,
-               task_data::text, last_error
+        SELECT id, name, task_type, queue, 'future', priority, attempts, max_attempts, NULL, execution_time,
+               create_time, task_data::text, last_error
         FROM scheduler_future_task
         """
 
     private static func waitingTask(_ row: PostgresRow) throws -> WaitingTask {
         WaitingTask(
             id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
-            type: try row.decode(String.self, "task_type"),
+            type: try row.decode(String.self, "task_type"), queue: try row.decode(String.self, "queue"),
             state: WaitingTask.State(rawValue: try row.decode(String.self, "state")) ?? .ready,
             priority: try row.decode(Int.self, "priority"), attempts: try row.decode(Int.self, "attempts"),
             maxAttempts: try row.decode(Int.self, "max_attempts"), node: try row.decode(String?.self, "node"),
