@@ -22,6 +22,9 @@ public struct Configuration: Sendable {
     /// such as `cron`, not a node's name, database address or paths), shown by `pgdaemon nodes` so that differing
     /// nodes stand out.
     public var hash = "-"
+    /// A short hash of the libraries' sections as the file has them, shared or not: a reload that changes it restarts
+    /// the modules, which read their sections when they start.
+    public var sectionsHash = "-"
 
     /// The file read when neither `--config` nor `PGDAEMON_CONFIG` names one.
     public static let defaultFile = "pgdaemon.yaml"
@@ -113,6 +116,7 @@ public struct Configuration: Sendable {
         try reader.checkKeys(pairs, allowed: Self.ownKeys + registry.sections.map { $0.key }, "")
         let shared = ["modules"] + registry.sections.filter { $0.sharedInCluster }.map { $0.key }
         hash = Self.sharedHash(pairs.filter { shared.contains($0.key) })
+        sectionsHash = Self.sharedHash(pairs.filter { !Self.ownKeys.contains($0.key) })
         var sawModules = false
         for (key, _, value) in pairs {
             switch key {

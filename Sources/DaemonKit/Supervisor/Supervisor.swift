@@ -384,6 +384,9 @@ public actor Supervisor {
             return
         }
         let wanted = Dictionary(uniqueKeysWithValues: fresh.validModules.map { ($0.name, $0) })
+        // A module reads the libraries' sections (cron:, queues:, …) when it starts: when they changed, every module
+        // starts again, as one whose own entry changed.
+        let sectionsChanged = fresh.sectionsHash != configuration.sectionsHash
         configuration = fresh
         for (name, var child) in children where !child.stopping {
             guard let entry = wanted[name] else {
@@ -391,7 +394,7 @@ public actor Supervisor {
                 children[name] = child
                 continue
             }
-            if entry != child.entry {
+            if entry != child.entry || sectionsChanged {
                 stop(&child, replacement: entry)
                 children[name] = child
             }
@@ -400,7 +403,9 @@ public actor Supervisor {
             await start(entry, registration: registration)
         }
         try? await registration.heartbeat(configHash: fresh.hash)
-        logger.notice("Configuration reloaded.", metadata: ["modules": "\(fresh.validModules.map(\.name))"])
+        logger.notice(
+            "Configuration reloaded.",
+            metadata: ["modules": "\(fresh.validModules.map(\.name))", "sections_changed": "\(sectionsChanged)"])
     }
 
     /// `daemon_node.status`: running, drained, or stopping.
