@@ -11,7 +11,15 @@ final class RawClient {
     /// Connects to the loopback `port`; `receiveBuffer` shrinks the socket's receive buffer first, so a client that
     /// does not read stalls the server's sending soon.
     init(port: UInt16, receiveBuffer: Int32? = nil) throws {
-        descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        descriptor = try Self.connected(port: port, receiveBuffer: receiveBuffer)
+    }
+
+    /// A socket connected to the loopback `port`, closed here when the connection fails. (Closed in the initialiser
+    /// after `descriptor` was set, it was closed again by `deinit`, which Swift runs for an object whose initialiser
+    /// threw once it was whole: the second close hit whatever descriptor a concurrent test had opened under the same
+    /// number meanwhile, and a test's database connection then waited forever on a pipe.)
+    private static func connected(port: UInt16, receiveBuffer: Int32?) throws -> Int32 {
+        let descriptor = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         if var size = receiveBuffer {
             setsockopt(descriptor, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         }
@@ -27,9 +35,11 @@ final class RawClient {
             }
         }
         guard connected == 0 else {
+            let code = errno
             close(descriptor)
-            throw POSIXError(POSIXError.Code(rawValue: errno) ?? .ECONNREFUSED)
+            throw POSIXError(POSIXError.Code(rawValue: code) ?? .ECONNREFUSED)
         }
+        return descriptor
     }
 
     deinit { close(descriptor) }
