@@ -3,7 +3,7 @@ public import DaemonKit
 
 extension ModuleRegistry {
     /// The scheduler (DESIGN §5): its modules, which a node runs when its file has no `modules:` key, with a task
-    /// worker that runs the task types of `handlers`; its `commands:`, `statements:` and `cron:` sections; its
+    /// worker that runs the task types of `handlers`; its `commands:`, `statements:`, `cron:` and `queues:` sections; its
     /// metrics; and the cache, whose cleanup it runs.
     public static func scheduler(handlers: TaskHandlerRegistry = .builtIn) -> ModuleRegistry {
         var registry = ModuleRegistry(
@@ -18,7 +18,7 @@ extension ModuleRegistry {
                 context: context, handlers: handlers,
                 lockTimeout: SchedulerTaskRescuer.lockTimeout(in: context.configuration))
         }
-        for section in [CommandsSection.self, StatementsSection.self, CronSection.self]
+        for section in [CommandsSection.self, StatementsSection.self, CronSection.self, QueuesSection.self]
             as [any ConfigurationSection.Type]
         {
             registry.register(section: section)

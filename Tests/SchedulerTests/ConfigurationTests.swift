@@ -310,3 +310,34 @@ struct CacheConfigurationTests {
                 "cache.loged: unknown key; expected one of limits, logged") == true)
     }
 }
+
+@Suite("Queues in the configuration")
+struct QueueConfigurationTests {
+    @Test func queuesReadWithTheirLimits() throws {
+        let configuration = try loadConfiguration(
+            """
+            queues:
+              default: { per_node: 10 }
+              mail: { per_node: 2, limit: 4, rate: 100/1m }
+              reports: { per_node: 1, key_limit: 1 }
+            """)
+        let queues = configuration.section(QueuesSection.self).queues
+        #expect(queues["default"] == QueuesSection.Queue(perNode: 10))
+        #expect(queues["mail"] == QueuesSection.Queue(perNode: 2, limit: 4, rate: (100, .seconds(60))))
+        #expect(queues["reports"] == QueuesSection.Queue(perNode: 1, keyLimit: 1))
+        #expect(try loadConfiguration("node: a\n").section(QueuesSection.self).queues.isEmpty)
+    }
+
+    @Test(arguments: [
+        ("queues:\n  mail: { rate: fast }\n", "queues.mail.rate", "\"fast\" is not a rate; write it like 100/1m"),
+        ("queues:\n  mail: { rate: 0/1m }\n", "queues.mail.rate", "\"0/1m\" is not a rate"),
+        ("queues:\n  mail: { per_node: 0 }\n", "queues.mail.per_node", "expected a whole number above 0"),
+        ("queues:\n  mail: { limt: 3 }\n", "queues.mail.limt", "unknown key; expected one of key_limit, limit"),
+    ])
+    func badQueueSettingsAreNamed(text: String, keyPath: String, message: String) {
+        let failure = #expect(throws: ConfigurationError.self) { try loadConfiguration(text) }
+        #expect(failure?.keyPath == keyPath)
+        #expect(failure?.line == 2)
+        #expect(failure?.message.hasPrefix(message) == true, "\(String(describing: failure?.message))")
+    }
+}

@@ -79,4 +79,41 @@ struct QueueCommandTests {
             await connection.close()
         }
     }
+
+    @Test func theConfiguredLimitsAreStoredAtStartAndClearedWhenAReloadDropsThem() async throws {
+        let modules = """
+              SchedulerTaskWorker: {}
+            queues:
+              mail: { per_node: 2, limit: 4, rate: 100/1m }
+              reports: { per_node: 1, key_limit: 1 }
+            """
+        try await withDaemon(modules: modules) { daemon, _ in
+            try daemon.start()
+            try await daemon.waitForModule("SchedulerTaskWorker", iterations: 0)
+            func queues() async throws -> [String: [String: Any]] {
+                let list = try await daemon.command(["queue", "list", "--json"])
+                let rows = try JSONSerialization.jsonObject(with: Data(list.stdout.utf8)) as? [[String: Any]] ?? []
+                return Dictionary(uniqueKeysWithValues: rows.map { ($0["name"] as? String ?? "", $0) })
+            }
+            let stored = try await queues()
+            #expect(stored["mail"]?["perNode"] as? Int == 2)
+            #expect(stored["mail"]?["limit"] as? Int == 4)
+            #expect(stored["mail"]?["rateCount"] as? Int == 100)
+            #expect(stored["mail"]?["ratePeriodSeconds"] as? Double == 60)
+            #expect(stored["reports"]?["keyLimit"] as? Int == 1)
+            let table = try await daemon.command(["queue", "list"])
+            #expect(table.stdout.contains("per_node 2, limit 4, rate 100/1m"), "\(table.stdout)")
+
+            #expect(try await daemon.command(["queue", "pause", "reports"]).status == 0)
+            try daemon.writeConfiguration(modules: "  SchedulerTaskWorker: {}\nqueues:\n  mail: { per_node: 3 }")
+            daemon.signal(SIGHUP)
+            try await waitUntil("the reload's figures are stored") {
+                try await queues()["mail"]?["perNode"] as? Int == 3
+            }
+            let reloaded = try await queues()
+            #expect(reloaded["mail"]?["limit"] == nil, "a figure the file no longer sets is cleared")
+            #expect(reloaded["reports"]?["keyLimit"] == nil, "so is a queue it no longer names")
+            #expect(reloaded["reports"]?["pausedAt"] != nil, "whose pause stays")
+        }
+    }
 }

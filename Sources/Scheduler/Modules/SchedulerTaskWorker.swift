@@ -78,6 +78,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                 initial: context.settings.duration("retry_backoff", default: .seconds(1)),
                 cap: context.settings.duration("retry_backoff_max", default: .seconds(3600)), jitter: 0.2),
             context: context)
+        try await QueueStore(connection: context.database).configure(context.configuration.section(QueuesSection.self))
         let clock = DatabaseClock()
         let columns = try await TaskColumns.read(on: context.database)
         var stores = [TaskStore(connection: context.database, node: context.node, clock: clock, columns: columns)]

@@ -69,6 +69,47 @@ public struct QueueStore: Sendable {
         }
     }
 
+    /// Stores what the configuration sets for each queue, and clears it for queues it no longer names (their pause
+    /// stays), in one statement; rows whose figures are unchanged are left alone.
+    public func configure(_ section: QueuesSection) async throws {
+        struct Row: Codable {
+            var name: String
+            var perNode: Int?
+            var limit: Int?
+            var keyLimit: Int?
+            var rateCount: Int?
+            var rateSeconds: Double?
+        }
+        let rows = section.queues.sorted { $0.key < $1.key }.map { name, queue in
+            Row(
+                name: name, perNode: queue.perNode, limit: queue.limit, keyLimit: queue.keyLimit,
+                rateCount: queue.rate?.count, rateSeconds: queue.rate.map { $0.period / .seconds(1) })
+        }
+        try await connection.execute(
+            """
+            WITH configured AS (
+                SELECT * FROM jsonb_to_recordset(\(try PostgresJSON(rows))::jsonb)
+                    AS c("name" text, "perNode" integer, "limit" integer, "keyLimit" integer, "rateCount" integer,
+                         "rateSeconds" float8)
+            ), stored AS (
+                INSERT INTO scheduler_queue AS q (name, per_node, max_running, key_limit, rate_count, rate_period)
+                SELECT c.name, c."perNode", c."limit", c."keyLimit", c."rateCount", make_interval(secs => c."rateSeconds")
+                FROM configured AS c
+                ON CONFLICT (name) DO UPDATE
+                SET per_node = EXCLUDED.per_node, max_running = EXCLUDED.max_running, key_limit = EXCLUDED.key_limit,
+                    rate_count = EXCLUDED.rate_count, rate_period = EXCLUDED.rate_period, updated_at = now()
+                WHERE (q.per_node, q.max_running, q.key_limit, q.rate_count, q.rate_period)
+                      IS DISTINCT FROM (EXCLUDED.per_node, EXCLUDED.max_running, EXCLUDED.key_limit,
+                                        EXCLUDED.rate_count, EXCLUDED.rate_period)
+            )
+            UPDATE scheduler_queue AS q
+            SET per_node = NULL, max_running = NULL, key_limit = NULL, rate_count = NULL, rate_period = NULL,
+                updated_at = now()
+            WHERE q.name NOT IN (SELECT name FROM configured)
+              AND num_nonnulls(q.per_node, q.max_running, q.key_limit, q.rate_count, q.rate_period) > 0
+            """)
+    }
+
     /// Pauses the queue (`scheduler_queue_pause`); false when it was paused already.
     public func pause(_ name: String) async throws -> Bool {
         try await connection.query("SELECT scheduler_queue_pause(\(name)) AS changed")[0].decode(Bool.self, "changed")

@@ -1,0 +1,71 @@
+public import DaemonKit
+
+/// The `queues:` section: each named queue's slots per node and its cluster-wide limits, stored in `scheduler_queue`
+/// by every node's worker when it starts (and so at every reload that changes them). A queue no configuration names
+/// runs under the default queue's settings.
+///
+/// ```yaml
+/// queues:
+///   default: { per_node: 10 }
+///   mail:    { per_node: 2, limit: 4, rate: 100/1m }
+///   reports: { per_node: 1, key_limit: 1 }
+/// ```
+public struct QueuesSection: ConfigurationSection, Equatable {
+    public static let key = "queues"
+
+    public struct Queue: Sendable, Equatable {
+        /// The worker's slots for the queue on each node.
+        public var perNode: Int?
+        /// At most this many of its tasks run in the cluster at once.
+        public var limit: Int?
+        /// At most this many of its tasks with one concurrency key run in the cluster at once.
+        public var keyLimit: Int?
+        /// At most `count` starts in the cluster per `period`.
+        public var rate: (count: Int, period: Duration)?
+
+        public init(
+            perNode: Int? = nil, limit: Int? = nil, keyLimit: Int? = nil, rate: (count: Int, period: Duration)? = nil
+        ) {
+            self.perNode = perNode
+            self.limit = limit
+            self.keyLimit = keyLimit
+            self.rate = rate
+        }
+
+        public static func == (first: Queue, second: Queue) -> Bool {
+            first.perNode == second.perNode && first.limit == second.limit && first.keyLimit == second.keyLimit
+                && first.rate?.count == second.rate?.count && first.rate?.period == second.rate?.period
+        }
+    }
+
+    public var queues: [String: Queue] = [:]
+
+    public init() {}
+
+    public init(_ value: ConfigurationValue) throws {
+        for entry in try value.pairs() {
+            var queue = Queue()
+            for setting in try entry.value.pairs(allowed: ["per_node", "limit", "key_limit", "rate"]) {
+                switch setting.key {
+                case "per_node": queue.perNode = try setting.value.positiveInteger()
+                case "limit": queue.limit = try setting.value.positiveInteger()
+                case "key_limit": queue.keyLimit = try setting.value.positiveInteger()
+                default: queue.rate = try Self.rate(setting.value)
+                }
+            }
+            queues[entry.key] = queue
+        }
+    }
+
+    /// `COUNT/PERIOD`, such as `100/1m`: at most COUNT starts per PERIOD.
+    private static func rate(_ value: ConfigurationValue) throws -> (count: Int, period: Duration) {
+        let text = try value.string()
+        let parts = text.split(separator: "/", omittingEmptySubsequences: false)
+        guard parts.count == 2, let count = Int(parts[0]), count > 0, let period = DurationText.parse(String(parts[1])),
+            period > .zero
+        else {
+            throw value.fail("\"\(text)\" is not a rate; write it like 100/1m: at most 100 starts a minute")
+        }
+        return (count, period)
+    }
+}
