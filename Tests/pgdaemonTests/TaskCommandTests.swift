@@ -53,6 +53,9 @@ struct TaskCommandTests {
         (["--type", "Noop", "--priority", "high"], "The value 'high' is invalid for '--priority <priority>'"),
         (["--type", "Noop", "--max-attempts", "0"], "--max-attempts must be between 1 and 2147483647"),
         (["--type", ""], "--type must not be empty"),
+        (["--name", "x"], "Give --type, or --from-file with the tasks of a file"),
+        (["--type", "Noop", "--from-file", "t.jsonl"], "Give --type or --from-file, not both"),
+        (["--type", "Noop", "--queue", " "], "--queue must not be empty"),
     ])
     func badInputIsRefusedWithExitTwoAndWritesNothing(arguments: [String], message: String) async throws {
         try await withTestDatabase { database in

@@ -41,7 +41,8 @@ struct TaskCommand: AsyncParsableCommand {
                 guard type == nil else { throw ValidationError("Give --type or --from-file, not both.") }
                 return
             }
-            guard let type, !type.trimmingCharacters(in: .whitespaces).isEmpty else {
+            guard let type else { throw ValidationError("Give --type, or --from-file with the tasks of a file.") }
+            guard !type.trimmingCharacters(in: .whitespaces).isEmpty else {
                 throw ValidationError("--type must not be empty.")
             }
             guard !queue.trimmingCharacters(in: .whitespaces).isEmpty else {
