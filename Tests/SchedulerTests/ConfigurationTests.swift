@@ -160,7 +160,7 @@ struct CronConfigurationTests {
         let configuration = try loadConfiguration(
             """
             cron:
-              nightly: { schedule: "0 2 * * *", timezone: Europe/Berlin, catch_up: skip,
+              nightly: { schedule: "0 2 * * *", timezone: Europe/Berlin, catch_up: skip, queue: reports,
                          task: { type: Command, data: { command: report }, priority: 5 } }
               tick: { schedule: "@hourly", task: { type: Noop } }
             """)
@@ -172,6 +172,7 @@ struct CronConfigurationTests {
         #expect(configuration.section(CronSection.self).entries[1].timeZone == TimeZone(identifier: "UTC"))
         #expect(configuration.section(CronSection.self).entries[1].catchUp == .once)
         #expect(configuration.section(CronSection.self).entries[1].taskDataJSON == "{}")
+        #expect(configuration.section(CronSection.self).entries.map(\.queue) == ["reports", "default", "default"])
     }
 
     /// Nodes compare this hash to see whether they run the same shared sections: formatting, key order and the

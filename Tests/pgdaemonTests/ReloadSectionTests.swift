@@ -25,12 +25,14 @@ struct ReloadSectionTests {
             #expect(try await daemon.modules()["TestDaemon"]?.pid == before.pid, "nothing changed: nothing restarts")
 
             try daemon.writeConfiguration(
-                modules: modules + "\n  tick: { schedule: \"* * * * * *\", task: { type: Noop } }")
+                modules: modules + "\n  tick: { schedule: \"* * * * * *\", queue: ticks, task: { type: Noop } }")
             daemon.signal(SIGHUP)
             let connection = try await database.connect()
             try await waitUntil("the new entry's slots are recorded", timeout: .seconds(20)) {
                 try await connection.query("SELECT 1 FROM scheduler_cron_slot WHERE name = 'tick'").count >= 2
             }
+            let queues = try await connection.query("SELECT DISTINCT queue FROM scheduler_task WHERE name = 'tick'")
+            #expect(try queues.map { try $0.decode(String.self, "queue") } == ["ticks"], "the entry's queue")
             let after = try await daemon.waitForModule("TestDaemon")
             #expect(after.pid != before.pid, "every module started again")
             await connection.close()

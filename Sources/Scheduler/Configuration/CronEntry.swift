@@ -25,4 +25,6 @@ public struct CronEntry: Sendable, Equatable {
     public var taskDataJSON: String
     public var priority: Int
     public var maxAttempts: Int
+    /// The queue its tasks run in (`queue:`, default `default`).
+    public var queue = "default"
 }

@@ -28,7 +28,7 @@ public struct CronSection: ConfigurationSection, Equatable {
     }
 
     private static func entry(_ pair: ConfigurationValue.Pair) throws -> CronEntry {
-        let pairs = try pair.value.pairs(allowed: ["schedule", "timezone", "catch_up", "task"])
+        let pairs = try pair.value.pairs(allowed: ["schedule", "timezone", "catch_up", "queue", "task"])
         func value(_ key: String) -> ConfigurationValue? { pairs.first { $0.key == key }?.value }
         guard let scheduleValue = value("schedule") else { throw pair.fail("missing schedule") }
         let schedule: CronSchedule
@@ -59,6 +59,7 @@ public struct CronSection: ConfigurationSection, Equatable {
         var entry = CronEntry(
             name: pair.key, schedule: schedule, timeZoneIdentifier: timeZone, catchUp: catchUp,
             taskType: try type.value.string(), taskDataJSON: "{}", priority: 0, maxAttempts: 3)
+        if let queue = value("queue") { entry.queue = try queue.string() }
         for taskPair in taskPairs {
             switch taskPair.key {
             case "data":

@@ -60,7 +60,7 @@ struct CronStore: Sendable {
                 taskID = try await TaskQueue(connection: connection).add(
                     NewTask(
                         type: entry.taskType, dataJSON: entry.taskDataJSON, name: entry.name, priority: entry.priority,
-                        executionTime: slot, maxAttempts: entry.maxAttempts))
+                        executionTime: slot, maxAttempts: entry.maxAttempts, queue: entry.queue))
                 try await connection.execute(
                     "UPDATE scheduler_cron_slot SET task_id = \(taskID) WHERE name = \(entry.name) AND slot = \(slot)")
             }
