@@ -133,3 +133,53 @@ extension Date {
     /// The date cut to whole milliseconds, which survive the trip through text and back exactly.
     var rounded: Date { Date(timeIntervalSince1970: (timeIntervalSince1970 * 1000).rounded() / 1000) }
 }
+
+@Suite("scheduler_task_add_many", .timeLimit(.minutes(2)))
+struct TaskAddManyTests {
+    @Test func idsComeBackInTheArraysOrderWhateverEachTaskIs() async throws {
+        try await withTestConnection { connection in
+            let pending = try await TaskQueue(connection: connection).add(NewTask(type: "Noop", uniqueKey: "k"))
+            let ids = try await TaskQueue(connection: connection).add(
+                manyJSON: """
+                    [{"task_type": "Noop", "queue": "mail", "concurrency_key": "t-1"},
+                     {"task_type": "Noop", "unique_key": "k"},
+                     {"task_type": "Sleep", "task_data": {"seconds": 1}, "execution_time": "2099-01-01T00:00:00Z"},
+                     {"task_type": "Noop", "unique_key": "fresh", "priority": 5}]
+                    """)
+            #expect(ids.count == 4)
+            #expect(ids[1] == pending, "a pending unique key returns its task")
+            func row(_ id: Int64) async throws -> String? {
+                try await connection.query(
+                    """
+                    SELECT 'ready ' || queue || ' ' || coalesce(concurrency_key, '-') || ' ' || priority AS r
+                    FROM scheduler_task WHERE id = \(id)
+                    UNION ALL SELECT 'future ' || task_type FROM scheduler_future_task WHERE id = \(id)
+                    """
+                ).first?.decode(String.self, "r")
+            }
+            #expect(try await row(ids[0]) == "ready mail t-1 0")
+            #expect(try await row(ids[2]) == "future Sleep")
+            #expect(try await row(ids[3]) == "ready default - 5")
+        }
+    }
+
+    @Test(arguments: [
+        (#"{"task_type": "Noop"}"#, "scheduler_task_add_many: tasks must be a JSON array of task objects"),
+        (#"[{"task_type": "Noop"}, 7]"#, "task 2: not a JSON object"),
+        (#"[{"task_type": "Noop", "prio": 1}]"#, "task 1: unknown key 'prio'"),
+        (#"[{"task_type": "Noop"}, {"task_type": " "}]"#, "task 2: task_type must not be empty"),
+        (#"[{"task_type": "Noop", "max_attempts": 0}]"#, "task 1: max_attempts must be at least 1, not 0"),
+        (#"[{"task_type": "Noop", "queue": ""}]"#, "task 1: queue must not be empty"),
+    ])
+    func badTasksAreRefusedNamingTheTaskAndNothingIsEnqueued(json: String, message: String) async throws {
+        try await withTestConnection { connection in
+            let error = await #expect(throws: PostgresError.self) {
+                _ = try await TaskQueue(connection: connection).add(manyJSON: json)
+            }
+            #expect(error?.sqlState == "22023")
+            #expect(error?.description.contains(message) == true, "\(String(describing: error))")
+            let enqueued = try await connection.query("SELECT 1 FROM scheduler_task").count
+            #expect(enqueued == 0)
+        }
+    }
+}
