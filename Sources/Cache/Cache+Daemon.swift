@@ -7,32 +7,10 @@ extension ModuleRegistry {
     public static let cache: ModuleRegistry = {
         var registry = ModuleRegistry()
         registry.register(section: CacheSettings.self)
-        registry.register(counters: CounterSource(take: CacheCounters.takeCounts, putBack: CacheCounters.putBack))
+        registry.register(counters: CounterSource(take: CacheCounters.take, putBack: CacheCounters.putBack))
         registry.register(metrics: Cache.metrics)
         return registry
     }()
-}
-
-extension CacheCounters {
-    /// The counts so far as `daemon_counter` rows (`cache_hits`, `cache_misses`, by type); counting starts again.
-    @Sendable static func takeCounts() -> [CounterSource.Count] {
-        take().sorted { $0.key < $1.key }.flatMap { type, counts in
-            [
-                CounterSource.Count(name: "cache_hits", label: type, value: counts.hits),
-                CounterSource.Count(name: "cache_misses", label: type, value: counts.misses),
-            ]
-        }
-    }
-
-    /// Gives back counts `takeCounts` took that could not be stored.
-    @Sendable static func putBack(_ taken: [CounterSource.Count]) {
-        var counts: [String: Counts] = [:]
-        for count in taken {
-            if count.name == "cache_hits" { counts[count.label, default: Counts()].hits += count.value }
-            if count.name == "cache_misses" { counts[count.label, default: Counts()].misses += count.value }
-        }
-        putBack(counts)
-    }
 }
 
 extension Cache {

@@ -324,7 +324,8 @@ struct QueueConfigurationTests {
             """)
         let queues = configuration.section(QueuesSection.self).queues
         #expect(queues["default"] == QueuesSection.Queue(perNode: 10))
-        #expect(queues["mail"] == QueuesSection.Queue(perNode: 2, limit: 4, rate: (100, .seconds(60))))
+        #expect(
+            queues["mail"] == QueuesSection.Queue(perNode: 2, limit: 4, rate: .init(count: 100, period: .seconds(60))))
         #expect(queues["reports"] == QueuesSection.Queue(perNode: 1, keyLimit: 1))
         #expect(try loadConfiguration("node: a\n").section(QueuesSection.self).queues.isEmpty)
     }

@@ -1,6 +1,6 @@
 import Foundation
 public import Logging
-public import Postgres
+import Postgres
 
 /// Runs one module in the current process, from its creation to its discard: the child side of the supervisor.
 ///

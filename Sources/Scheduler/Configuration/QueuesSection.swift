@@ -21,20 +21,24 @@ public struct QueuesSection: ConfigurationSection, Equatable {
         /// At most this many of its tasks with one concurrency key run in the cluster at once.
         public var keyLimit: Int?
         /// At most `count` starts in the cluster per `period`.
-        public var rate: (count: Int, period: Duration)?
+        public var rate: Rate?
 
-        public init(
-            perNode: Int? = nil, limit: Int? = nil, keyLimit: Int? = nil, rate: (count: Int, period: Duration)? = nil
-        ) {
+        public init(perNode: Int? = nil, limit: Int? = nil, keyLimit: Int? = nil, rate: Rate? = nil) {
             self.perNode = perNode
             self.limit = limit
             self.keyLimit = keyLimit
             self.rate = rate
         }
+    }
 
-        public static func == (first: Queue, second: Queue) -> Bool {
-            first.perNode == second.perNode && first.limit == second.limit && first.keyLimit == second.keyLimit
-                && first.rate?.count == second.rate?.count && first.rate?.period == second.rate?.period
+    /// `rate: COUNT/PERIOD`.
+    public struct Rate: Sendable, Equatable {
+        public var count: Int
+        public var period: Duration
+
+        public init(count: Int, period: Duration) {
+            self.count = count
+            self.period = period
         }
     }
 
@@ -58,7 +62,7 @@ public struct QueuesSection: ConfigurationSection, Equatable {
     }
 
     /// `COUNT/PERIOD`, such as `100/1m`: at most COUNT starts per PERIOD.
-    private static func rate(_ value: ConfigurationValue) throws -> (count: Int, period: Duration) {
+    private static func rate(_ value: ConfigurationValue) throws -> Rate {
         let text = try value.string()
         let parts = text.split(separator: "/", omittingEmptySubsequences: false)
         guard parts.count == 2, let count = Int(parts[0]), count > 0, let period = DurationText.parse(String(parts[1])),
@@ -66,6 +70,6 @@ public struct QueuesSection: ConfigurationSection, Equatable {
         else {
             throw value.fail("\"\(text)\" is not a rate; write it like 100/1m: at most 100 starts a minute")
         }
-        return (count, period)
+        return Rate(count: count, period: period)
     }
 }

@@ -1,5 +1,5 @@
-public import DaemonKit
-public import Postgres
+import DaemonKit
+import Postgres
 
 /// The scheduler's part of `/metrics`: outcomes and start delays of the tasks a node ran, and the cluster's queue by
 /// state.
