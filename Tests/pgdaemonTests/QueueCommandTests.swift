@@ -62,6 +62,7 @@ struct QueueCommandTests {
             try await connection.execute(
                 "SELECT scheduler_task_add('Noop', queue => 'mail') FROM generate_series(1, 3)")
             try await connection.execute("SELECT scheduler_task_add('Noop')")
+            try await connection.execute("SELECT scheduler_task_add('Noop', queue => 'reports')")
             func done(_ queue: String) async throws -> Int {
                 try await connection.query(
                     "SELECT count(*) AS n FROM scheduler_task_history WHERE queue = \(queue) AND status = 'done'"
@@ -76,6 +77,10 @@ struct QueueCommandTests {
             #expect(try await done("mail") == 0, "nothing of the paused queue started")
             #expect(try await daemon.command(["queue", "resume", "mail"]).stdout == "Queue mail resumed.\n")
             try await waitUntil("the resumed queue's tasks ran", timeout: .seconds(10)) { try await done("mail") == 3 }
+            let drained = try await daemon.command(["queue", "list", "--json"])
+            let listed = try JSONSerialization.jsonObject(with: Data(drained.stdout.utf8)) as? [[String: Any]]
+            let finished = listed?.first { $0["name"] as? String == "reports" }
+            #expect(finished?["finishedLastHour"] as? Int == 1, "a queue with nothing left shows what it finished")
             await connection.close()
         }
     }

@@ -28,7 +28,7 @@ public struct QueueStore: Sendable {
         public var finishedLastHour: Int
     }
 
-    /// Every queue that is configured, paused or has tasks, and `default`, by name.
+    /// Every queue that is configured, paused, has tasks or finished some in the last hour, and `default`, by name.
     public func list() async throws -> [Summary] {
         try await connection.query(
             """
@@ -46,7 +46,7 @@ public struct QueueStore: Sendable {
                 GROUP BY queue
             ), names AS (
                 SELECT name FROM scheduler_queue UNION SELECT queue FROM tasks UNION SELECT queue FROM future
-                UNION SELECT 'default'
+                UNION SELECT queue FROM finished UNION SELECT 'default'
             )
             SELECT n.name, coalesce(t.ready, 0) AS ready, coalesce(t.running, 0) AS running,
                    coalesce(f.future, 0) AS future, q.paused_at, q.per_node, q.max_running, q.key_limit,
