@@ -17,7 +17,7 @@ struct TaskOutcomeJSONTests {
         ]
         let outcomes = texts.enumerated().map { index, text in
             TaskOutcome(
-                id: Int64(index) + 9_000_000_000, token: "node/\(index)/\(text)",
+                id: Int64(index) + 9_000_000_000, token: "node/\(index)/\(text)", queue: "default",
                 status: index % 2 == 0 ? .done : .retried,
                 error: index % 3 == 0 ? nil : text, output: text, retryAt: index % 2 == 0 ? nil : 1_795_978_457.5,
                 startedAt: 1_795_978_457.123456 + Double(index), finishedAt: 1e-05 + Double(index))

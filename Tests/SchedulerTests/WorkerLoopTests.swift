@@ -9,20 +9,25 @@ struct WorkerLoopTests {
     static let clock = DatabaseClock()
     let start = ContinuousClock.now
 
-    func task(_ id: Int64, priority: Int = 0, token: String = "t") -> ClaimedTask {
+    func task(_ id: Int64, priority: Int = 0, queue: String = "default", token: String = "t") -> ClaimedTask {
         ClaimedTask(
             id: id, name: nil, type: "Noop", dataJSON: "{}", attempts: 1, maxAttempts: 3, priority: priority,
-            token: token, clock: Self.clock)
+            queue: queue, token: token, clock: Self.clock)
     }
 
-    func outcome(_ id: Int64, token: String = "t", took seconds: Double = 0.001) -> TaskOutcome {
-        TaskOutcome(id: id, token: token, status: .done, startedAt: 100, finishedAt: 100 + seconds)
+    func outcome(_ id: Int64, queue: String = "default", token: String = "t", took seconds: Double = 0.001)
+        -> TaskOutcome
+    {
+        TaskOutcome(id: id, token: token, queue: queue, status: .done, startedAt: 100, finishedAt: 100 + seconds)
     }
 
-    func loop(maxWorkers: Int = 2, prefetch: Int = 0, lanes: Int = 2) -> WorkerLoop {
+    func loop(maxWorkers: Int = 2, prefetch: Int = 0, lanes: Int = 2, queues: QueuesSection = QueuesSection())
+        -> WorkerLoop
+    {
         WorkerLoop(
             WorkerLoop.Settings(
-                maxWorkers: maxWorkers, prefetch: prefetch, lanes: lanes, heartbeatInterval: .seconds(10)),
+                maxWorkers: maxWorkers, prefetch: prefetch, lanes: lanes, heartbeatInterval: .seconds(10),
+                queues: queues),
             now: start)
     }
 
@@ -31,8 +36,14 @@ struct WorkerLoopTests {
     // What the actions say, in a form `#expect` compares.
     func claims(_ actions: [WorkerLoop.Action]) -> [(lane: Int, limit: Int, order: Int, recording: [Int64])] {
         actions.compactMap {
-            guard case .claim(let lane, let limit, let order, let recording) = $0 else { return nil }
+            guard case .claim(let lane, let limit, _, let order, let recording) = $0 else { return nil }
             return (lane, limit, order, recording.map(\.id))
+        }
+    }
+    func rooms(_ actions: [WorkerLoop.Action]) -> [[String: Int]] {
+        actions.compactMap {
+            guard case .claim(_, _, let rooms, _, _) = $0 else { return nil }
+            return rooms
         }
     }
     func started(_ actions: [WorkerLoop.Action]) -> [Int64] {
@@ -179,5 +190,38 @@ struct WorkerLoopTests {
         #expect(
             actions.contains { if case .heartbeat(let tokens, 0) = $0 { tokens == ["a"] } else { false } },
             "\(actions)")
+    }
+
+    @Test func aQueueRunsNoMoreThanItsPerNodeSlotsAndClaimsAskForNoMoreThanItsRoom() {
+        var queues = QueuesSection()
+        queues.queues["mail"] = QueuesSection.Queue(perNode: 2)
+        queues.queues["bulk"] = QueuesSection.Queue(limit: 5)
+        var loop = loop(maxWorkers: 4, queues: queues)
+        #expect(rooms(loop.decide(now: at(0), stopping: false)) == [["mail": 2]], "no per_node for default or bulk")
+        let claimed = loop.handle(
+            .claimed(
+                [task(1, queue: "mail"), task(2, queue: "mail"), task(3, queue: "mail"), task(4)], lane: 0,
+                order: 0, recorded: []), now: at(1), stopping: false)
+        #expect(started(claimed) == [1, 2, 4], "the third mail task waits for one of mail's two slots")
+        let next = loop.handle(.finished(outcome(1, queue: "mail")), now: at(2), stopping: false)
+        #expect(started(next) == [3], "a mail slot freed")
+        _ = loop.handle(.finished(outcome(4)), now: at(3), stopping: false)
+        _ = loop.handle(.timer(.flush), now: at(23), stopping: false)
+        let refill = loop.decide(now: at(23), stopping: false)
+        #expect(rooms(refill) == [["mail": 0]], "both of mail's slots run")
+        #expect(claims(refill).map(\.limit) == [2])
+    }
+
+    @Test func theDefaultQueuesPerNodeSlotsGoToEveryQueueTheConfigurationDoesNotName() {
+        var queues = QueuesSection()
+        queues.queues["default"] = QueuesSection.Queue(perNode: 1)
+        queues.queues["bulk"] = QueuesSection.Queue(limit: 5)
+        var loop = loop(maxWorkers: 4, queues: queues)
+        #expect(rooms(loop.decide(now: at(0), stopping: false)) == [["": 1, "default": 1, "bulk": 4]])
+        let claimed = loop.handle(
+            .claimed(
+                [task(1, queue: "x"), task(2, queue: "x"), task(3, queue: "y"), task(4, queue: "bulk")],
+                lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+        #expect(started(claimed) == [1, 3, 4], "x and y each have one slot of their own")
     }
 }

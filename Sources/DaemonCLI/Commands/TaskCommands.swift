@@ -8,7 +8,7 @@ import Scheduler
 struct TaskCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "task", abstract: "Enqueue, list, show, retry or delete tasks.",
-        subcommands: [Add.self, List.self, Show.self, Retry.self, Delete.self])
+        subcommands: [Add.self, List.self, Show.self, Retry.self, Cancel.self, Delete.self])
 
     struct Add: DaemonCommand {
         static let configuration = CommandConfiguration(
@@ -209,6 +209,26 @@ struct TaskCommand: AsyncParsableCommand {
             case .dueNow: print("Task \(id) is due now.")
             case .enqueued(let newID): print("Task \(id) enqueued again as task \(newID).")
             case .notFound: throw CommandFailure.failure("No failed, cancelled or waiting task \(id).")
+            }
+        }
+    }
+
+    struct Cancel: DaemonCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Cancel a task: a waiting one leaves the queue, a running one is stopped by its worker at once.",
+            discussion: "Either way its history records it as cancelled, and it is not retried.")
+
+        @OptionGroup var global: GlobalOptions
+        @Argument(help: "The task's id.") var id: Int64
+
+        func run(_ registry: ModuleRegistry) async throws {
+            let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
+            let cancelled = try await TaskQueue(connection: connection).cancel(id)
+            await connection.close()
+            switch cancelled {
+            case .removed: print("Task \(id) cancelled.")
+            case .stopping(let node): print("Task \(id) is running on node \(node ?? "?"); its worker is stopping it.")
+            case .notFound: throw CommandFailure.failure("No waiting or running task \(id).")
             }
         }
     }

@@ -46,6 +46,20 @@ public struct QueuesSection: ConfigurationSection, Equatable {
 
     public init() {}
 
+    /// The settings a queue runs under: its own, or the default queue's when the configuration sets none for it (as
+    /// `scheduler_claim_tasks` reads `scheduler_queue`).
+    public func settings(for name: String) -> Queue {
+        if let own = queues[name], own != Queue() { return own }
+        return queues["default"] ?? Queue()
+    }
+
+    /// Whether a claim must count the queue's running tasks or starts: a finished task of it frees room that other
+    /// nodes' workers may be waiting for.
+    func isLimited(_ name: String) -> Bool {
+        let queue = settings(for: name)
+        return queue.limit != nil || queue.keyLimit != nil || queue.rate != nil
+    }
+
     public init(_ value: ConfigurationValue) throws {
         for entry in try value.pairs() {
             var queue = Queue()

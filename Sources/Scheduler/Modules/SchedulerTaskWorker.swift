@@ -48,6 +48,9 @@ public final class SchedulerTaskWorker: DaemonModule {
     /// One per claiming connection; the first is the module's own.
     private let stores: [TaskStore]
     private let runner: TaskRunner
+    /// What `scheduler_task_cancel` stops, told through `pgdaemon_cancel` or the heartbeat.
+    private let attempts = RunningAttempts()
+    private let queues: QueuesSection
     private let maxWorkers: Int
     private let prefetch: Int
     private let pollInterval: Duration
@@ -77,20 +80,24 @@ public final class SchedulerTaskWorker: DaemonModule {
             backoff: Backoff(
                 initial: context.settings.duration("retry_backoff", default: .seconds(1)),
                 cap: context.settings.duration("retry_backoff_max", default: .seconds(3600)), jitter: 0.2),
-            context: context)
-        try await QueueStore(connection: context.database).configure(context.configuration.section(QueuesSection.self))
+            context: context, attempts: attempts)
+        queues = context.configuration.section(QueuesSection.self)
+        try await QueueStore(connection: context.database).configure(queues)
         let clock = DatabaseClock()
         let columns = try await TaskColumns.read(on: context.database)
-        var stores = [TaskStore(connection: context.database, node: context.node, clock: clock, columns: columns)]
+        var stores = [
+            TaskStore(connection: context.database, node: context.node, clock: clock, columns: columns, queues: queues)
+        ]
         for lane in 1..<max(1, context.settings.integer("claim_connections", default: 2)) {
             stores.append(
                 TaskStore(
                     connection: try await context.connect("claim-\(lane + 1)"), node: context.node, clock: clock,
-                    columns: columns))
+                    columns: columns, queues: queues))
         }
         self.stores = stores
         listener = try await context.connect("listen")
         try await listener.listen("pgdaemon_task")
+        try await listener.listen("pgdaemon_cancel")
     }
 
     /// One stretch of work: claims and runs tasks until the queue is empty and nothing ran for a poll interval, or
@@ -105,16 +112,17 @@ public final class SchedulerTaskWorker: DaemonModule {
             var loop = WorkerLoop(
                 WorkerLoop.Settings(
                     maxWorkers: maxWorkers, prefetch: prefetch, lanes: stores.count,
-                    heartbeatInterval: heartbeatInterval),
+                    heartbeatInterval: heartbeatInterval, queues: queues),
                 now: .now)
             /// Performs the actions in order; false once the loop has ended.
             func perform(_ actions: [WorkerLoop.Action]) async throws -> Bool {
                 for action in actions {
                     switch action {
-                    case .claim(let lane, let limit, let order, let recording):
+                    case .claim(let lane, let limit, let rooms, let order, let recording):
                         let token = "\(context.node)/\(getpid())/\(UUID().uuidString.prefix(8))"
                         group.addTask { [store = stores[lane]] in
-                            let claimed = try await store.claim(limit: limit, token: token, recording: recording)
+                            let claimed = try await store.claim(
+                                limit: limit, rooms: rooms, token: token, recording: recording)
                             return .claimed(claimed, lane: lane, order: order, recorded: recording)
                         }
                     case .record(let outcomes, let lane):
@@ -122,7 +130,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                     case .start(let task):
                         group.addTask { [runner] in .finished(await runner.execute(task)) }
                     case .heartbeat(let tokens, let lane):
-                        try await stores[lane].heartbeat(tokens: tokens)
+                        for id in try await stores[lane].heartbeat(tokens: tokens) { attempts.cancel(id) }
                     case .schedule(let timer, let delay):
                         group.addTask {
                             try? await Task.sleep(for: delay)
@@ -130,9 +138,15 @@ public final class SchedulerTaskWorker: DaemonModule {
                         }
                     case .wait:
                         // Woken at least every heartbeat interval, so running tasks' locks stay fresh.
-                        group.addTask { [listener, wait = min(pollInterval, heartbeatInterval), stop = context.stop] in
+                        group.addTask {
+                            [listener, attempts, wait = min(pollInterval, heartbeatInterval), stop = context.stop] in
                             let notification = try? await stop.unlessStopped {
                                 try await listener.nextNotification(timeout: wait)
+                            }
+                            if let notification = notification ?? nil, notification.channel == "pgdaemon_cancel",
+                                let id = Int64(notification.payload)
+                            {
+                                attempts.cancel(id)
                             }
                             return .woken(notified: notification != nil && notification! != nil)
                         }

@@ -13,14 +13,16 @@ struct RescueStore: Sendable {
             into: .history, from: .ready, alias: "t",
             setting: [
                 "task_id": "t.id", "node": "lost.old_node", "started_at": "lost.old_lock_time", "finished_at": "now()",
-                "status": "CASE WHEN g.id IS NULL THEN 'rescued' ELSE 'failed' END",
+                "status":
+                    "CASE WHEN t.cancel_requested_at IS NOT NULL THEN 'cancelled' WHEN g.id IS NULL THEN 'rescued' ELSE 'failed' END",
                 "error": "'The task''s worker vanished: ' || lost.reason || '.'",
             ])
     }
 
     /// In one transaction, returns to the queue every running task whose lock was not refreshed for `lockTimeout`,
-    /// or whose node stopped or has not heartbeaten for `nodeTimeout`; one on its last attempt fails instead. Each gets
-    /// a history row saying why, and the workers are woken. Returns how many were taken back.
+    /// or whose node stopped or has not heartbeaten for `nodeTimeout`; one on its last attempt fails instead, and one
+    /// whose cancel was requested is cancelled. Each gets a history row saying why, and the workers are woken, as the
+    /// tasks' queues have room again. Returns how many were taken back.
     func rescue(lockTimeout: Duration, nodeTimeout: Duration) async throws -> Int {
         try await connection.transaction { [rescuedInsert] connection in
             let count = try await connection.execute(
@@ -40,11 +42,11 @@ struct RescueStore: Sendable {
                     UPDATE scheduler_task AS t
                     SET lock_key = NULL, lock_node = NULL, lock_time = NULL, lock_update_time = NULL,
                         last_error = 'rescued: ' || lost.reason
-                    FROM lost WHERE t.id = lost.id AND t.attempts < t.max_attempts
+                    FROM lost WHERE t.id = lost.id AND t.attempts < t.max_attempts AND t.cancel_requested_at IS NULL
                     RETURNING t.id
                 ), given_up AS (
                     DELETE FROM scheduler_task AS t USING lost
-                    WHERE t.id = lost.id AND t.attempts >= t.max_attempts
+                    WHERE t.id = lost.id AND (t.attempts >= t.max_attempts OR t.cancel_requested_at IS NOT NULL)
                     RETURNING t.*
                 )
                 \(unsafeSQL: rescuedInsert)

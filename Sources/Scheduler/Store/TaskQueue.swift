@@ -185,4 +185,25 @@ public struct TaskQueue: Sendable {
             "SELECT lock_node FROM scheduler_task WHERE id = \(id) AND lock_key IS NOT NULL")
         return try running.first.map { .running(node: try $0.decode(String?.self, "lock_node")) } ?? .notFound
     }
+
+    /// What `cancel` did.
+    public enum Cancelled: Sendable, Equatable {
+        /// The task was waiting; it left the queue.
+        case removed
+        /// The task runs on this node, whose worker stops it and records it as cancelled.
+        case stopping(node: String?)
+        case notFound
+    }
+
+    /// Cancels a task through `scheduler_task_cancel` (sql/0017).
+    public func cancel(_ id: Int64) async throws -> Cancelled {
+        let rows = try await connection.query(
+            """
+            WITH cancelled AS (SELECT scheduler_task_cancel(\(id)) AS done)
+            SELECT c.done, (SELECT lock_node FROM scheduler_task WHERE id = \(id) AND c.done) AS node FROM cancelled AS c
+            """)
+        guard try rows[0].decode(Bool.self, "done") else { return .notFound }
+        let node = try rows[0].decode(String?.self, "node")
+        return node == nil ? .removed : .stopping(node: node)
+    }
 }

@@ -13,11 +13,14 @@ struct TaskStore: Sendable {
     private let retriedInsert: String
     /// The insert of finished attempts into history, from the same rows.
     private let recordedInsert: String
+    /// Which queues are limited: recording one of their tasks wakes the workers that may wait for its slot.
+    private let queues: QueuesSection
 
-    init(connection: Connection, node: String, clock: DatabaseClock, columns: TaskColumns) {
+    init(connection: Connection, node: String, clock: DatabaseClock, columns: TaskColumns, queues: QueuesSection) {
         self.connection = connection
         self.node = node
         self.clock = clock
+        self.queues = queues
         retriedInsert = columns.insert(
             into: .future, from: .ready, alias: "finished",
             setting: ["last_error": "result_error", "execution_time": "to_timestamp(retry_at)"])
@@ -30,17 +33,23 @@ struct TaskStore: Sendable {
             ])
     }
 
-    /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, lowest priority value first, then
-    /// oldest, skipping rows other workers are claiming at the same moment; they come back in no set order (the worker
-    /// orders what its claims bring). One statement for both, so a busy worker pays one round trip per batch, and a
-    /// second only when some of `all` are released (`releasing`).
-    /// The claim itself is `scheduler_claim_ready_tasks` (sql/0014), which walks the ready index in order whatever the
-    /// queue's statistics say.
-    func claim(limit: Int, token: String, recording all: [TaskOutcome] = []) async throws -> [ClaimedTask] {
+    /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, at most `rooms` of a queue, lowest
+    /// priority value first, then oldest, within the queues' limits, skipping rows other workers are claiming at the
+    /// same moment; they come back in no set order (the worker orders what its claims bring). One statement for both,
+    /// so a busy worker pays one round trip per batch, and a second only when some of `all` are released
+    /// (`releasing`). The claim itself is `scheduler_claim_tasks` (sql/0017), which counts the recorded tasks out of
+    /// the limits' counts, as they leave the running rows in the same statement.
+    func claim(limit: Int, rooms: [String: Int] = [:], token: String, recording all: [TaskOutcome] = []) async throws
+        -> [ClaimedTask]
+    {
         let outcomes = try await releasing(all)
         let recording: SQL = outcomes.isEmpty ? "" : "\(self.recording(outcomes)), "
+        let tokens = try PostgresJSON(Array(Set(outcomes.map(\.token))))
         let statement: SQL = """
-            WITH \(recording)claimed AS (SELECT * FROM scheduler_claim_ready_tasks(\(token), \(node), \(limit)))
+            WITH \(recording)claimed AS (
+                SELECT * FROM scheduler_claim_tasks(
+                    \(token), \(node), \(limit), \(try PostgresJSON(rooms))::jsonb, \(Self.idArray(outcomes))::bigint[],
+                    ARRAY(SELECT jsonb_array_elements_text(\(tokens)::jsonb)), \(wakes(outcomes))))
             SELECT *, extract(epoch FROM clock_timestamp())::float8 AS server_clock FROM claimed
             """
         let rows = try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }
@@ -52,7 +61,8 @@ struct TaskStore: Sendable {
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
                 type: try row.decode(String.self, "task_type"), dataJSON: try row.decode(String.self, "data"),
                 attempts: try row.decode(Int.self, "attempts"), maxAttempts: try row.decode(Int.self, "max_attempts"),
-                priority: try row.decode(Int.self, "priority"), token: token, clock: clock)
+                priority: try row.decode(Int.self, "priority"), queue: try row.decode(String.self, "queue"),
+                token: token, clock: clock)
         }
     }
 
@@ -75,14 +85,18 @@ struct TaskStore: Sendable {
 
     /// Extends the locks of running tasks, so the rescuer leaves them alone. `lock_key IS NOT NULL` lets the server
     /// read only the running tasks (the partial index `scheduler_task_running_idx`), not the whole queue.
-    func heartbeat(tokens: Set<String>) async throws {
-        guard !tokens.isEmpty else { return }
-        try await connection.execute(
+    /// Returns the ids of those whose cancel was requested: the notification that tells the worker at once may have
+    /// been missed while its listening connection was down.
+    func heartbeat(tokens: Set<String>) async throws -> [Int64] {
+        guard !tokens.isEmpty else { return [] }
+        return try await connection.query(
             """
             UPDATE scheduler_task SET lock_update_time = now()
             WHERE lock_key IS NOT NULL
               AND lock_key = ANY(ARRAY(SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(tokens)))::jsonb)))
-            """)
+            RETURNING id, cancel_requested_at IS NOT NULL AS cancelled
+            """
+        ).compactMap { row in try row.decode(Bool.self, "cancelled") ? try row.decode(Int64.self, "id") : nil }
     }
 
     /// Records finished attempts in one statement: each task leaves the queue only if it still carries its claim
@@ -91,8 +105,16 @@ struct TaskStore: Sendable {
     func finish(_ outcomes: [TaskOutcome]) async throws {
         let finished = try await releasing(outcomes)
         guard !finished.isEmpty else { return }
-        let statement: SQL = "WITH \(recording(finished)) SELECT 1"
+        let statement: SQL =
+            wakes(finished)
+            ? "WITH \(recording(finished)) SELECT pg_notify('pgdaemon_task', '')"
+            : "WITH \(recording(finished)) SELECT 1"
         _ = try await Self.retryingDeadlocks { try await connection.execute(statement, prepared: true) }
+    }
+
+    /// Whether recording the outcomes frees slots of a limited queue, which other workers may be waiting for.
+    private func wakes(_ outcomes: [TaskOutcome]) -> Bool {
+        outcomes.contains { queues.isLimited($0.queue) }
     }
 
     /// Puts the released outcomes' tasks back in the queue, in a statement of their own, and returns the others, the

@@ -11,6 +11,7 @@ struct ClaimedTask: Sendable {
     var maxAttempts: Int
     /// Lower runs first.
     var priority: Int
+    var queue: String
     var token: String
     /// The worker's reading of the database clock, which an attempt's times come from.
     var clock: DatabaseClock
@@ -24,12 +25,15 @@ struct ClaimedTask: Sendable {
 struct TaskOutcome: Sendable {
     enum Status: String {
         case done, retried, failed
+        /// Stopped at `scheduler_task_cancel`'s request: not retried.
+        case cancelled
         /// Not run to its end (the worker was stopped): back to ready, the attempt not counted.
         case released
     }
 
     var id: Int64
     var token: String
+    var queue: String
     var status: Status
     var error: String?
     /// What the task printed, for history.

@@ -7,13 +7,15 @@ struct TaskRunner: Sendable {
     let handlers: TaskHandlerRegistry
     let backoff: Backoff
     let context: ModuleContext
+    /// What a cancel request reaches.
+    let attempts: RunningAttempts
 
     func execute(_ task: ClaimedTask) async -> TaskOutcome {
         let started = task.serverTime()
         let output = TaskOutput()
         func outcome(_ status: TaskOutcome.Status, _ error: String? = nil, retryAt: Double? = nil) -> TaskOutcome {
             TaskOutcome(
-                id: task.id, token: task.token, status: status, error: error,
+                id: task.id, token: task.token, queue: task.queue, status: status, error: error,
                 output: output.contents.isEmpty ? nil : output.contents,
                 retryAt: retryAt, startedAt: started, finishedAt: task.serverTime())
         }
@@ -31,8 +33,10 @@ struct TaskRunner: Sendable {
         do {
             let attempt = try handler.prepare(task.dataJSON)
             try await withThrowingTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    try await attempt.run(taskContext)
+                group.addTask { [attempts] in
+                    if try await attempts.run(task.id, { try await attempt.run(taskContext) }) {
+                        throw TaskCancelRequested()
+                    }
                     return true
                 }
                 group.addTask {
@@ -45,6 +49,9 @@ struct TaskRunner: Sendable {
                 }
             }
             return outcome(.done)
+        } catch is TaskCancelRequested {
+            logger.info("Task cancelled on request.")
+            return outcome(.cancelled, "Cancelled with scheduler_task_cancel.")
         } catch let failure as PermanentTaskFailure {
             logger.warning("Task failed for good.", metadata: ["error": "\(failure)"])
             return outcome(.failed, failure.description)
@@ -61,3 +68,6 @@ struct TaskRunner: Sendable {
         }
     }
 }
+
+/// An attempt stopped by `scheduler_task_cancel`.
+private struct TaskCancelRequested: Error {}

@@ -14,6 +14,9 @@
 /// - While the last claim got all it asked for and the tasks since ran short, it claims up to `prefetch` beyond the
 ///   free slots; a prefetched task waiting longer than `prefetchWait` goes back to the queue, and prefetching stops.
 /// - A claim that found no ready task waits for a notification before the next.
+/// - A queue with `per_node` runs at most that many of its tasks here; each claim says how many more of a queue's
+///   tasks the node has room for (`scheduler_claim_tasks`' rooms), and a claimed task waits among the prefetched
+///   ones while its queue's slots are taken.
 /// - On a stop, claims still out come back first, prefetched tasks go back to the queue, running ones finish.
 struct WorkerLoop {
     struct Settings: Sendable {
@@ -29,6 +32,8 @@ struct WorkerLoop {
         /// A task that ran longer than this, in seconds, counts as long: after one, the worker claims no more than
         /// its free slots.
         var shortTask = 0.02
+        /// The queues' per-node slots.
+        var queues = QueuesSection()
     }
 
     enum Event: Sendable {
@@ -48,9 +53,9 @@ struct WorkerLoop {
     }
 
     enum Action: Sendable {
-        /// Send a claim for up to `limit` tasks on `lane`, recording `recording` in the same statement; it comes back
-        /// as `.claimed` with `order`.
-        case claim(lane: Int, limit: Int, order: Int, recording: [TaskOutcome])
+        /// Send a claim for up to `limit` tasks on `lane`, at most `rooms` of a queue (the key "" for queues it does
+        /// not name), recording `recording` in the same statement; it comes back as `.claimed` with `order`.
+        case claim(lane: Int, limit: Int, rooms: [String: Int], order: Int, recording: [TaskOutcome])
         /// Record outcomes on `lane` now, before anything else.
         case record([TaskOutcome], lane: Int)
         /// Run the task; it comes back as `.finished`.
@@ -67,6 +72,7 @@ struct WorkerLoop {
 
     let settings: Settings
     private var running = 0
+    private var runningByQueue: [String: Int] = [:]
     /// Prefetched tasks, in the order they run, with when they were claimed.
     private var prefetched: [(task: ClaimedTask, since: ContinuousClock.Instant)] = []
     /// For each lane, the tasks asked for by its claim that is out, if one is.
@@ -116,7 +122,8 @@ struct WorkerLoop {
         } else if let lane, limit > 0, (flushNow && !finished.isEmpty) || (!drained && (flushNow || finished.isEmpty)) {
             flushDue = false
             claiming[lane] = limit
-            actions.append(.claim(lane: lane, limit: limit, order: claimsSent, recording: finished))
+            actions.append(
+                .claim(lane: lane, limit: limit, rooms: rooms(), order: claimsSent, recording: finished))
             claimsSent += 1
             finished = []
         } else if let lane, flushNow && asked == 0 {
@@ -137,9 +144,13 @@ struct WorkerLoop {
         switch event {
         case .finished(let outcome):
             running -= 1
+            runningByQueue[outcome.queue, default: 1] -= 1
+            if runningByQueue[outcome.queue] == 0 { runningByQueue[outcome.queue] = nil }
             finished.append(outcome)
             if outcome.finishedAt - outcome.startedAt > settings.shortTask { deepAndShort = false }
-            if !prefetched.isEmpty && !stopping { actions.append(start(prefetched.removeFirst().task)) }
+            if !stopping, let next = prefetched.firstIndex(where: { canStart($0.task) }) {
+                actions.append(start(prefetched.remove(at: next).task))
+            }
         case .claimed(let claimed, let lane, let order, let recorded):
             forget(recorded)
             deepAndShort = claimed.count == claiming[lane]
@@ -155,7 +166,7 @@ struct WorkerLoop {
             // Claimed within the free slots, a task runs even if a stop came meanwhile: it was claimed before the
             // stop, and the claim's committed lock already shows it as running.
             for task in ready.sorted(by: Self.runsBefore) {
-                if running < settings.maxWorkers { actions.append(start(task)) } else { prefetched.append((task, now)) }
+                if canStart(task) { actions.append(start(task)) } else { prefetched.append((task, now)) }
             }
             prefetched.sort { Self.runsBefore($0.task, $1.task) }
             actions += scheduleExpiry()
@@ -191,7 +202,41 @@ struct WorkerLoop {
 
     private mutating func start(_ task: ClaimedTask) -> Action {
         running += 1
+        runningByQueue[task.queue, default: 0] += 1
         return .start(task)
+    }
+
+    /// Whether a slot of the node and of the task's queue is free.
+    private func canStart(_ task: ClaimedTask) -> Bool {
+        guard running < settings.maxWorkers else { return false }
+        guard let perNode = settings.queues.settings(for: task.queue).perNode else { return true }
+        return runningByQueue[task.queue, default: 0] < perNode
+    }
+
+    /// Each queue's room for the next claim: its per_node slots, and as many again as the prefetch allows while the
+    /// queue is deep and short, less its tasks here (running, prefetched, or back from a claim). Queues without
+    /// per_node are named only when the default queue has one, which the key "" stands for otherwise. Claims still
+    /// out are not counted: what they bring beyond the slots waits with the prefetched tasks.
+    private func rooms() -> [String: Int] {
+        let queues = settings.queues
+        let defaultPerNode = queues.settings(for: "").perNode
+        guard defaultPerNode != nil || queues.queues.values.contains(where: { $0.perNode != nil }) else { return [:] }
+        var held = runningByQueue
+        for task in prefetched.map(\.task) + arrived.values.joined() { held[task.queue, default: 0] += 1 }
+        func room(_ perNode: Int, _ queue: String) -> Int {
+            let slots = deepAndShort ? perNode + perNode * settings.prefetch / settings.maxWorkers : perNode
+            return max(0, slots - held[queue, default: 0])
+        }
+        var rooms: [String: Int] = [:]
+        if let defaultPerNode { rooms[""] = room(defaultPerNode, "") }
+        for name in Set(queues.queues.keys).union(held.keys) {
+            if let perNode = queues.settings(for: name).perNode {
+                rooms[name] = room(perNode, name)
+            } else if defaultPerNode != nil {
+                rooms[name] = settings.maxWorkers + settings.prefetch
+            }
+        }
+        return rooms
     }
 
     /// Records what finished, forgetting its tokens: the record is awaited before the next event.
@@ -217,7 +262,8 @@ struct WorkerLoop {
         for waited in prefetched where waited.since <= cutoff {
             finished.append(
                 TaskOutcome(
-                    id: waited.task.id, token: waited.task.token, status: .released, startedAt: 0, finishedAt: 0))
+                    id: waited.task.id, token: waited.task.token, queue: waited.task.queue, status: .released,
+                    startedAt: 0, finishedAt: 0))
             flushDue = true
         }
         prefetched.removeAll { $0.since <= cutoff }
