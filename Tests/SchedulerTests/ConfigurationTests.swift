@@ -161,7 +161,7 @@ struct CronConfigurationTests {
             """
             cron:
               nightly: { schedule: "0 2 * * *", timezone: Europe/Berlin, catch_up: skip, queue: reports,
-                         task: { type: Command, data: { command: report }, priority: 5 } }
+                         overlap: allow, task: { type: Command, data: { command: report }, priority: 5 } }
               tick: { schedule: "@hourly", task: { type: Noop } }
             """)
         #expect(configuration.section(CronSection.self).entries.map(\.name) == ["nightly", "tick", "cache-cleanup"])
@@ -173,6 +173,7 @@ struct CronConfigurationTests {
         #expect(configuration.section(CronSection.self).entries[1].catchUp == .once)
         #expect(configuration.section(CronSection.self).entries[1].taskDataJSON == "{}")
         #expect(configuration.section(CronSection.self).entries.map(\.queue) == ["reports", "default", "default"])
+        #expect(configuration.section(CronSection.self).entries.map(\.overlap) == [.allow, .skip, .skip])
     }
 
     /// Nodes compare this hash to see whether they run the same shared sections: formatting, key order and the
@@ -256,6 +257,11 @@ struct CronConfigurationTests {
             try loadConfiguration("cron:\n  x: { schedule: \"@daily\" }\n")
         }
         #expect(task?.message == "missing task")
+        let overlap = #expect(throws: ConfigurationError.self) {
+            try loadConfiguration("cron:\n  x: { schedule: \"@daily\", overlap: never, task: { type: Noop } }\n")
+        }
+        #expect(overlap?.keyPath == "cron.x.overlap")
+        #expect(overlap?.message == "expected skip, queue or allow, not \"never\"")
     }
 
     @Test func cacheCleanupRunsByDefaultUnlessReplacedOrSwitchedOff() throws {

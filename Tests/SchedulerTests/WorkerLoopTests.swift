@@ -104,6 +104,25 @@ struct WorkerLoopTests {
         #expect(started(actions) == [12, 17, 13, 15], "lowest priority value first, then oldest, across both claims")
     }
 
+    /// The later claim ran first on the server and took the earlier task: the first claim's tasks wait for it.
+    @Test func tasksOfAClaimBackWhileALaterOneIsOutWaitForIt() {
+        var loop = loop(maxWorkers: 1, prefetch: 10, lanes: 2)
+        _ = loop.decide(now: at(0), stopping: false)
+        _ = loop.handle(.claimed([task(2, priority: -1)], lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+        #expect(claims(loop.decide(now: at(1), stopping: false)).map { [$0.lane, $0.limit] } == [[0, 10]])
+        _ = loop.handle(.finished(outcome(2)), now: at(2), stopping: false)
+        #expect(
+            claims(loop.decide(now: at(2), stopping: false)).map { [$0.lane, $0.limit] } == [[1, 1]],
+            "nothing runs: the outcome goes with a claim on the free lane")
+        let first = loop.handle(
+            .claimed([task(1, priority: 5), task(3, priority: 5)], lane: 0, order: 1, recorded: []), now: at(3),
+            stopping: false)
+        #expect(started(first).isEmpty, "claim 2 is still out and may hold an earlier task")
+        let second = loop.handle(
+            .claimed([task(4, priority: 0)], lane: 1, order: 2, recorded: []), now: at(4), stopping: false)
+        #expect(started(second) == [4])
+    }
+
     @Test func afterAFullClaimOfShortTasksItPrefetchesAndHandsBackWhatWaitsTooLong() {
         var loop = loop(maxWorkers: 2, prefetch: 4, lanes: 1)
         #expect(claims(loop.decide(now: at(0), stopping: false)).map(\.limit) == [2])

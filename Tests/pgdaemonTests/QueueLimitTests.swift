@@ -116,7 +116,10 @@ struct QueueLimitTests {
 
             let perQueue = await sampler.perQueue
             let perKey = await sampler.perKey
-            #expect(await sampler.samples > 100)
+            let samples = await sampler.samples
+            // Every 20 ms when the machine is free; a full parallel test run on two cores once let it take fewer
+            // than 100 samples in 48 s.
+            #expect(samples > 50, "\(samples) samples")
             #expect(perQueue["mail"] == 3, "mail reached its limit of 3 and never went past it: \(perQueue)")
             #expect(perKey.keys.sorted() == ["reports/r0", "reports/r1", "reports/r2"])
             #expect(perKey.values.allSatisfy { $0 == 1 }, "each key ran one task at a time: \(perKey)")

@@ -10,6 +10,16 @@ public struct CronEntry: Sendable, Equatable {
         case skip
     }
 
+    /// What a slot does while the entry's previous task still waits or runs.
+    public enum Overlap: String, Sendable {
+        /// The slot is recorded as skipped (default): at most one run at a time, as OTRS's MaximumParallelInstances 1.
+        case skip
+        /// The slot waits, and its task is enqueued once the previous one has ended.
+        case queue
+        /// The slot's task is enqueued anyway.
+        case allow
+    }
+
     /// The entry's key; the tasks it enqueues carry it as their name.
     public var name: String
     public var schedule: CronSchedule
@@ -27,4 +37,5 @@ public struct CronEntry: Sendable, Equatable {
     public var maxAttempts: Int
     /// The queue its tasks run in (`queue:`, default `default`).
     public var queue = "default"
+    public var overlap = Overlap.skip
 }

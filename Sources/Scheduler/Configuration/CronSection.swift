@@ -28,7 +28,7 @@ public struct CronSection: ConfigurationSection, Equatable {
     }
 
     private static func entry(_ pair: ConfigurationValue.Pair) throws -> CronEntry {
-        let pairs = try pair.value.pairs(allowed: ["schedule", "timezone", "catch_up", "queue", "task"])
+        let pairs = try pair.value.pairs(allowed: ["schedule", "timezone", "catch_up", "queue", "overlap", "task"])
         func value(_ key: String) -> ConfigurationValue? { pairs.first { $0.key == key }?.value }
         guard let scheduleValue = value("schedule") else { throw pair.fail("missing schedule") }
         let schedule: CronSchedule
@@ -60,6 +60,13 @@ public struct CronSection: ConfigurationSection, Equatable {
             name: pair.key, schedule: schedule, timeZoneIdentifier: timeZone, catchUp: catchUp,
             taskType: try type.value.string(), taskDataJSON: "{}", priority: 0, maxAttempts: 3)
         if let queue = value("queue") { entry.queue = try queue.string() }
+        if let overlapValue = value("overlap") {
+            let text = try overlapValue.string()
+            guard let parsed = CronEntry.Overlap(rawValue: text) else {
+                throw overlapValue.fail("expected skip, queue or allow, not \"\(text)\"")
+            }
+            entry.overlap = parsed
+        }
         for taskPair in taskPairs {
             switch taskPair.key {
             case "data":

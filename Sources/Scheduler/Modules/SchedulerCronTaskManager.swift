@@ -43,7 +43,11 @@ public final class SchedulerCronTaskManager: DaemonModule {
             let caughtUp = entry.catchUp == .once ? missed.last : nil
             for slot in due {
                 let runs = !missed.contains(slot) || slot == caughtUp
-                try await store.record(entry, slot: slot, skipped: !runs, fence: context.fence, node: context.node)
+                try await store.record(entry, slot: slot, missed: !runs, fence: context.fence, node: context.node)
+            }
+            if entry.overlap == .queue, try await store.enqueueQueued(entry, fence: context.fence) {
+                // A slot waits for the previous task to end; look again in a second.
+                earliest = min(earliest, now.addingTimeInterval(1))
             }
             if let slot {
                 earliest = min(earliest, slot)

@@ -8,9 +8,10 @@
 /// - Outcomes are recorded in batches: when nothing runs any more, when a batch's worth has finished, or at the latest
 ///   `flushDelay` after the first of them; together with the next claim when there is room for more tasks.
 /// - One statement at a time on a lane (a claim connection): a claim that is out comes back before the next.
-/// - Claims are numbered as they go out, and their tasks start only when every earlier claim is back, lowest priority
-///   value first, then oldest: claims sent side by side may run on the server in either order, so a later one may
-///   hold earlier tasks, or skip the ones an earlier claim is locking and hold later ones.
+/// - The tasks a claim brings start only when no other claim is out, lowest priority value first, then oldest: claims
+///   sent side by side may run on the server in either order, so either may hold the other's earlier tasks, or skip
+///   the ones the other is locking and hold later ones. (Starting a claim's tasks while a later claim was still out
+///   ran a priority-5 task before a priority-0 one that the later claim held, once in a few loaded test runs.)
 /// - While the last claim got all it asked for and the tasks since ran short, it claims up to `prefetch` beyond the
 ///   free slots; a prefetched task waiting longer than `prefetchWait` goes back to the queue, and prefetching stops.
 /// - A claim that found no ready task waits for a notification before the next.
@@ -78,8 +79,7 @@ struct WorkerLoop {
     /// For each lane, the tasks asked for by its claim that is out, if one is.
     private var claiming: [Int?]
     private var claimsSent = 0
-    private var claimsStarted = 0
-    /// Claims back before an earlier one, by their order.
+    /// Claims back while another was still out, by their order.
     private var arrived: [Int: [ClaimedTask]] = [:]
     private var deepAndShort = false
     private var drained = false
@@ -158,11 +158,9 @@ struct WorkerLoop {
             claiming[lane] = nil
             for task in claimed { tokens[task.token, default: 0] += 1 }
             arrived[order] = claimed
-            var ready: [ClaimedTask] = []
-            while let tasks = arrived.removeValue(forKey: claimsStarted) {
-                claimsStarted += 1
-                ready += tasks
-            }
+            guard claiming.allSatisfy({ $0 == nil }) else { break }
+            let ready = arrived.values.joined()
+            arrived = [:]
             // Claimed within the free slots, a task runs even if a stop came meanwhile: it was claimed before the
             // stop, and the claim's committed lock already shows it as running.
             for task in ready.sorted(by: Self.runsBefore) {
