@@ -10,12 +10,19 @@ CREATE INDEX scheduler_task_ready_idx ON scheduler_task (queue, priority, id) WH
 -- A key-limited queue's claim reads its waiting keys, and each key's tasks in order. Tasks without a key are not in it.
 CREATE INDEX scheduler_task_ready_key_idx ON scheduler_task (queue, concurrency_key, priority, id)
     WHERE lock_key IS NULL AND concurrency_key IS NOT NULL;
--- Running tasks by queue and key, for the limits' counts; the rescue and the heartbeat read all of them.
+-- Running tasks by queue, for the limits' counts (a key-limited queue's claim groups its running tasks by key);
+-- the rescue and the heartbeat read all of them. With the key in the index too, every claim's update of 110 tasks
+-- with keys cost a fifth more (150 claims: 603 ms, 484 ms without it, 448 ms for tasks without keys).
 DROP INDEX scheduler_task_running_idx;
-CREATE INDEX scheduler_task_running_idx ON scheduler_task (queue, concurrency_key) WHERE lock_key IS NOT NULL;
+CREATE INDEX scheduler_task_running_idx ON scheduler_task (queue) WHERE lock_key IS NOT NULL;
 
--- The start times of a rate-limited queue's tasks within the last rate_period, at most rate_count of them.
-ALTER TABLE scheduler_queue ADD COLUMN rate_starts timestamptz[] NOT NULL DEFAULT '{}';
+-- A rate-limited queue's starts within the last rate_period, counted in buckets a sixtieth of the period wide: each
+-- bucket's start time, and how many tasks started in it. A claim counts every bucket that reaches into the period,
+-- so a start is never left out, and a bucket at the period's edge holds back its starts until it has left the
+-- period entirely. (The start times themselves, one each, cost a claim 0.5 ms with 1,500 of them.)
+ALTER TABLE scheduler_queue
+    ADD COLUMN rate_buckets timestamptz[] NOT NULL DEFAULT '{}',
+    ADD COLUMN rate_counts integer[] NOT NULL DEFAULT '{}';
 -- Set when scheduler_task_cancel asked the running task's worker to stop it.
 ALTER TABLE scheduler_task ADD COLUMN cancel_requested_at timestamptz;
 
@@ -100,8 +107,9 @@ BEGIN
             END IF;
             IF q.rate_count IS NOT NULL THEN
                 room := least(room, q.rate_count - (
-                    SELECT count(*) FROM scheduler_queue AS s, unnest(s.rate_starts) AS start
-                    WHERE s.name = q.name AND start > started - q.rate_period));
+                    SELECT coalesce(sum(b.n), 0) FROM scheduler_queue AS s,
+                        unnest(s.rate_buckets, s.rate_counts) AS b(since, n)
+                    WHERE s.name = q.name AND b.since + q.rate_period / 60 > started - q.rate_period)::integer);
                 rated := rated || q.name;
             END IF;
             CONTINUE WHEN room <= 0;
@@ -180,19 +188,29 @@ BEGIN
         WHERE t.id = chosen.id
         RETURNING t.id, t.name, t.task_type, t.task_data::text, t.attempts, t.max_attempts, t.priority, t.queue;
 
-    -- The starts of rate-limited queues, at the time the last room was counted (no earlier than each queue's, later
-    -- than every start another claim recorded before); those older than a period go.
+    -- The starts of rate-limited queues go into the bucket of the time the last room was counted (no earlier than
+    -- each queue's count, later than every start another claim recorded before); buckets that left the period go.
     IF cardinality(rated) = 0 THEN
         RETURN;
     END IF;
     UPDATE scheduler_queue AS s
-    SET rate_starts = ARRAY(
-        SELECT start FROM unnest(s.rate_starts) AS start
-        WHERE start > started - coalesce(s.rate_period, (SELECT d.rate_period FROM scheduler_queue AS d
-                                                        WHERE d.name = 'default'))
-        UNION ALL
-        SELECT started FROM scheduler_task AS r WHERE r.queue = s.name AND r.lock_key = token)
-    WHERE s.name = ANY (rated);
+    SET (rate_buckets, rate_counts) = (
+        SELECT coalesce(array_agg(b.since ORDER BY b.since), '{}'), coalesce(array_agg(b.n ORDER BY b.since), '{}')
+        FROM (
+            SELECT kept.since, sum(kept.n)::integer AS n FROM (
+                SELECT old.since, old.n FROM unnest(s.rate_buckets, s.rate_counts) AS old(since, n)
+                WHERE old.since + p.period / 60 > started - p.period
+                UNION ALL
+                SELECT to_timestamp(floor(extract(epoch FROM started) / extract(epoch FROM p.period / 60))
+                                    * extract(epoch FROM p.period / 60)), count(*)
+                FROM scheduler_task AS r WHERE r.queue = s.name AND r.lock_key = token
+                HAVING count(*) > 0
+            ) AS kept GROUP BY kept.since
+        ) AS b)
+    FROM (SELECT coalesce(own.rate_period, (SELECT d.rate_period FROM scheduler_queue AS d WHERE d.name = 'default'))
+                 AS period, own.name
+          FROM scheduler_queue AS own) AS p
+    WHERE s.name = ANY (rated) AND p.name = s.name;
 END
 $$;
 

@@ -84,7 +84,10 @@ struct ClaimLimitTests {
             #expect(recorded == 6)
             #expect(try await claim(connection, "c").isEmpty, "the starts count, not the running tasks")
             try await connection.execute(
-                "UPDATE scheduler_queue SET rate_starts = ARRAY[now() - interval '2 hours'] WHERE name = 'mail'")
+                """
+                UPDATE scheduler_queue SET rate_buckets = ARRAY[now() - interval '2 hours'], rate_counts = ARRAY[3]
+                WHERE name = 'mail'
+                """)
             #expect(try await claim(connection, "d").count == 3, "starts older than the period no longer count")
         }
     }

@@ -163,6 +163,23 @@ struct TaskAddManyTests {
         }
     }
 
+    @Test func aHundredThousandTasksInOneCallComeBackInOrder() async throws {
+        try await withTestConnection { connection in
+            let tasks = (0..<100_000).map { #"{"task_type": "Noop", "task_data": {"n": \#($0)}}"# }
+            let ids = try await TaskQueue(connection: connection).add(
+                manyJSON: "[" + tasks.joined(separator: ",") + "]")
+            #expect(ids.count == 100_000)
+            #expect(ids == ids.sorted() && Set(ids).count == ids.count, "in order, none twice")
+            let row = try await connection.query(
+                """
+                SELECT count(*) AS n, bool_and((task_data ->> 'n')::bigint = id - \(ids[0])) AS in_order
+                FROM scheduler_task
+                """)[0]
+            #expect(try row.decode(Int.self, "n") == 100_000)
+            #expect(try row.decode(Bool.self, "in_order"), "task n has the n-th id")
+        }
+    }
+
     @Test(arguments: [
         (#"{"task_type": "Noop"}"#, "scheduler_task_add_many: tasks must be a JSON array of task objects"),
         (#"[{"task_type": "Noop"}, 7]"#, "task 2: not a JSON object"),
