@@ -6,49 +6,33 @@ import Testing
 
 @Suite("Queue limits and cancel, with real nodes", .timeLimit(.minutes(4)))
 struct QueueLimitTests {
-    /// The largest number of running tasks seen at once per queue and per queue and key, sampled every 20 ms from a
-    /// connection of its own, which reconnects when the server restarts.
-    actor Sampler {
-        private(set) var perQueue: [String: Int] = [:]
-        private(set) var perKey: [String: Int] = [:]
-        private(set) var samples = 0
-
-        func record(_ rows: [(queue: String, key: String?, running: Int)]) {
-            samples += 1
-            var queues: [String: Int] = [:]
-            for row in rows {
-                queues[row.queue, default: 0] += row.running
-                if let key = row.key {
-                    perKey["\(row.queue)/\(key)"] = max(perKey["\(row.queue)/\(key)"] ?? 0, row.running)
-                }
-            }
-            for (queue, running) in queues { perQueue[queue] = max(perQueue[queue] ?? 0, running) }
-        }
-
-        nonisolated func run(_ url: String) async {
-            var connection: Connection?
-            while !Task.isCancelled {
-                do {
-                    if connection == nil { connection = try await Connection.connect(ConnectionOptions(url)) }
-                    let rows = try await connection!.query(
-                        """
-                        SELECT queue, concurrency_key, count(*) AS running FROM scheduler_task
+    /// Samples the running tasks every 20 ms, per queue and key, into `limit_sample`, on the server itself: a
+    /// sampler in the test process fell behind, 20 samples in 46 s, while the other suites ran beside it on two
+    /// cores. Runs until the server stops or the session is ended; each sample is committed at once.
+    static func startSampling(_ url: String) -> Task<Void, Never> {
+        Task {
+            guard
+                let connection = try? await Connection.connect(ConnectionOptions(url, applicationName: "limit-sampler"))
+            else { return }
+            _ = try? await connection.execute(
+                """
+                DO $$
+                DECLARE
+                    n bigint := 0;
+                BEGIN
+                    LOOP
+                        n := n + 1;
+                        INSERT INTO limit_sample (session, sample, queue, concurrency_key, running)
+                        SELECT pg_backend_pid(), n, queue, concurrency_key, count(*) FROM scheduler_task
                         WHERE lock_key IS NOT NULL GROUP BY queue, concurrency_key
-                        """
-                    ).map {
-                        (
-                            try $0.decode(String.self, "queue"), try $0.decode(String?.self, "concurrency_key"),
-                            try $0.decode(Int.self, "running")
-                        )
-                    }
-                    await record(rows)
-                } catch {
-                    await connection?.close()
-                    connection = nil
-                }
-                try? await Task.sleep(for: .milliseconds(20))
-            }
-            await connection?.close()
+                        UNION ALL SELECT pg_backend_pid(), n, '', NULL, 0;
+                        COMMIT;
+                        PERFORM pg_sleep(0.02);
+                    END LOOP;
+                END
+                $$
+                """)
+            await connection.close()
         }
     }
 
@@ -85,8 +69,10 @@ struct QueueLimitTests {
                 """)
             try await connection.execute(
                 "SELECT scheduler_task_add('Noop', jsonb_build_object('n', i)) FROM generate_series(1, 200) AS i")
-            let sampler = Sampler()
-            let sampling = Task { await sampler.run(url) }
+            try await connection.execute(
+                "CREATE TABLE limit_sample (session integer, sample bigint, queue text, concurrency_key text, running integer)"
+            )
+            var sampling = Self.startSampling(url)
             await connection.close()
             /// Tasks done, by a connection of its own, as the server restarts in between.
             func done(_ type: String = "Sleep") async throws -> Int {
@@ -105,25 +91,43 @@ struct QueueLimitTests {
             try await waitUntil("the others went on", timeout: .seconds(60)) { try await done() >= 45 }
             try nodes[0].start()
             try await server.stop()
+            await sampling.value
             try await server.start()
+            sampling = Self.startSampling(url)
             try await waitUntil("every task ran", timeout: .seconds(150)) {
                 let sleeps = try await done()
                 let noops = try await done("Noop")
                 return sleeps == 105 && noops == 200
             }
-            sampling.cancel()
+            let observer = try await Connection.connect(ConnectionOptions(url))
+            try await observer.execute(
+                "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'limit-sampler'")
             await sampling.value
-
-            let perQueue = await sampler.perQueue
-            let perKey = await sampler.perKey
-            let samples = await sampler.samples
-            // Every 20 ms when the machine is free; a full parallel test run on two cores once let it take fewer
-            // than 100 samples in 48 s.
-            #expect(samples > 50, "\(samples) samples")
+            let samples = try await observer.query("SELECT count(*) AS n FROM limit_sample WHERE queue = ''")[0]
+                .decode(Int.self, "n")
+            var perQueue: [String: Int] = [:]
+            for row in try await observer.query(
+                """
+                SELECT queue, max(n) AS most FROM (SELECT session, sample, queue, sum(running) AS n FROM limit_sample
+                                                   WHERE queue <> '' GROUP BY session, sample, queue) AS s
+                GROUP BY queue
+                """)
+            {
+                perQueue[try row.decode(String.self, "queue")] = try row.decode(Int.self, "most")
+            }
+            var perKey: [String: Int] = [:]
+            for row in try await observer.query(
+                """
+                SELECT queue || '/' || concurrency_key AS key, max(running) AS most FROM limit_sample
+                WHERE concurrency_key IS NOT NULL GROUP BY 1
+                """)
+            {
+                perKey[try row.decode(String.self, "key")] = try row.decode(Int.self, "most")
+            }
+            #expect(samples > 100, "\(samples) samples")
             #expect(perQueue["mail"] == 3, "mail reached its limit of 3 and never went past it: \(perQueue)")
             #expect(perKey.keys.sorted() == ["reports/r0", "reports/r1", "reports/r2"])
             #expect(perKey.values.allSatisfy { $0 == 1 }, "each key ran one task at a time: \(perKey)")
-            let observer = try await Connection.connect(ConnectionOptions(url))
             let history = try await observer.query(
                 """
                 SELECT count(*) FILTER (WHERE status = 'done') AS done, count(DISTINCT task_id) AS tasks,
