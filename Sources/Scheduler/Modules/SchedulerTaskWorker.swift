@@ -140,15 +140,16 @@ public final class SchedulerTaskWorker: DaemonModule {
                         // Woken at least every heartbeat interval, so running tasks' locks stay fresh.
                         group.addTask {
                             [listener, attempts, wait = min(pollInterval, heartbeatInterval), stop = context.stop] in
-                            let notification = try? await stop.unlessStopped {
-                                try await listener.nextNotification(timeout: wait)
-                            }
-                            if let notification = notification ?? nil, notification.channel == "pgdaemon_cancel",
+                            let notification =
+                                try? await stop.unlessStopped {
+                                    try await listener.nextNotification(timeout: wait)
+                                } ?? nil
+                            if let notification, notification.channel == "pgdaemon_cancel",
                                 let id = Int64(notification.payload)
                             {
                                 attempts.cancel(id)
                             }
-                            return .woken(notified: notification != nil && notification! != nil)
+                            return .woken(notified: notification != nil)
                         }
                     case .end:
                         return false

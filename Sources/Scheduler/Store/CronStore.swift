@@ -67,13 +67,11 @@ public struct CronStore: Sendable {
                 ON CONFLICT (name, slot) DO NOTHING
                 """)
             guard claimed == 1 else { return nil }
-            let taskID = status == "enqueued" ? try await Self.enqueue(entry, slot: slot, on: connection) : nil
+            if status == "enqueued" { try await Self.enqueue(entry, slot: slot, on: connection) }
             try await connection.execute(
                 """
                 UPDATE scheduler_recurrent_task
-                SET last_execution_time = \(slot), last_task_id = coalesce(\(taskID)::bigint, last_task_id),
-                    last_status = \(status)
-                WHERE name = \(entry.name)
+                SET last_execution_time = \(slot), last_status = \(status) WHERE name = \(entry.name)
                 """)
             return status
         }
@@ -88,20 +86,17 @@ public struct CronStore: Sendable {
             guard state.queued else { return false }
             // Slots queued before a pause still run: the pause skips the slots that come after it.
             guard !state.busy else { return true }
+            // The two oldest: the first is enqueued, the second says whether one still waits after it.
             let oldest = try await connection.query(
                 """
                 SELECT slot FROM scheduler_cron_slot WHERE name = \(entry.name) AND status = 'queued' AND \(condition)
-                ORDER BY slot LIMIT 1
+                ORDER BY slot LIMIT 2
                 """)
             guard let slot = try oldest.first?.decode(Date.self, "slot") else { return false }
-            let taskID = try await Self.enqueue(entry, slot: slot, on: connection)
+            try await Self.enqueue(entry, slot: slot, on: connection)
             try await connection.execute(
                 "UPDATE scheduler_cron_slot SET status = 'enqueued' WHERE name = \(entry.name) AND slot = \(slot)")
-            try await connection.execute(
-                "UPDATE scheduler_recurrent_task SET last_task_id = \(taskID) WHERE name = \(entry.name)")
-            return try await connection.query(
-                "SELECT 1 FROM scheduler_cron_slot WHERE name = \(entry.name) AND status = 'queued'"
-            ).count > 0
+            return oldest.count > 1
         }
     }
 
@@ -115,10 +110,7 @@ public struct CronStore: Sendable {
                 INSERT INTO scheduler_cron_slot (name, slot, status, node) VALUES (\(entry.name), now(), 'manual', \(node))
                 RETURNING slot
                 """)[0].decode(Date.self, "slot")
-            let taskID = try await Self.enqueue(entry, slot: slot, on: connection)
-            try await connection.execute(
-                "UPDATE scheduler_recurrent_task SET last_task_id = \(taskID) WHERE name = \(entry.name)")
-            return taskID
+            return try await Self.enqueue(entry, slot: slot, on: connection)
         }
     }
 
@@ -199,7 +191,9 @@ public struct CronStore: Sendable {
         )
     }
 
-    /// Enqueues the entry's task for the slot and records it as the slot's task.
+    /// Enqueues the entry's task for the slot and records it as the slot's task and the entry's last one, which the
+    /// overlap rule and `updateLastStatus` look at.
+    @discardableResult
     private static func enqueue(_ entry: CronEntry, slot: Date, on connection: Connection) async throws -> Int64 {
         let taskID = try await TaskQueue(connection: connection).add(
             NewTask(
@@ -207,6 +201,8 @@ public struct CronStore: Sendable {
                 executionTime: slot, maxAttempts: entry.maxAttempts, queue: entry.queue))
         try await connection.execute(
             "UPDATE scheduler_cron_slot SET task_id = \(taskID) WHERE name = \(entry.name) AND slot = \(slot)")
+        try await connection.execute(
+            "UPDATE scheduler_recurrent_task SET last_task_id = \(taskID) WHERE name = \(entry.name)")
         return taskID
     }
 

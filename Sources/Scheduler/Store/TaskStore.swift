@@ -44,12 +44,11 @@ struct TaskStore: Sendable {
     {
         let outcomes = try await releasing(all)
         let recording: SQL = outcomes.isEmpty ? "" : "\(self.recording(outcomes)), "
-        let tokens = try PostgresJSON(Array(Set(outcomes.map(\.token))))
         let statement: SQL = """
             WITH \(recording)claimed AS (
                 SELECT * FROM scheduler_claim_tasks(
                     \(token), \(node), \(limit), \(try PostgresJSON(rooms))::jsonb, \(Self.idArray(outcomes))::bigint[],
-                    ARRAY(SELECT jsonb_array_elements_text(\(tokens)::jsonb)), \(wakes(outcomes))))
+                    \(try Self.textArray(Set(outcomes.map(\.token)))), \(wakes(outcomes))))
             SELECT *, extract(epoch FROM clock_timestamp())::float8 AS server_clock FROM claimed
             """
         let rows = try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }
@@ -93,7 +92,7 @@ struct TaskStore: Sendable {
             """
             UPDATE scheduler_task SET lock_update_time = now()
             WHERE lock_key IS NOT NULL
-              AND lock_key = ANY(ARRAY(SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(tokens)))::jsonb)))
+              AND lock_key = ANY(\(try Self.textArray(tokens)))
             RETURNING id, cancel_requested_at IS NOT NULL AS cancelled
             """
         ).compactMap { row in try row.decode(Bool.self, "cancelled") ? try row.decode(Int64.self, "id") : nil }
@@ -154,6 +153,11 @@ struct TaskStore: Sendable {
     /// CPU doubled with batches of 40).
     private static func idArray(_ outcomes: [TaskOutcome]) -> String {
         "{" + outcomes.map { String($0.id) }.joined(separator: ",") + "}"
+    }
+
+    /// Claim tokens as a text array, sent as one JSON parameter: a node's name, and so a token, may hold any character.
+    private static func textArray(_ tokens: Set<String>) throws -> SQL {
+        "ARRAY(SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(tokens)))::jsonb))"
     }
 
     /// Puts tasks back in the queue, not counting the attempt, and wakes the workers for them.

@@ -79,8 +79,8 @@ struct WorkerLoop {
     /// For each lane, the tasks asked for by its claim that is out, if one is.
     private var claiming: [Int?]
     private var claimsSent = 0
-    /// Claims back while another was still out, by their order.
-    private var arrived: [Int: [ClaimedTask]] = [:]
+    /// Tasks of claims back while another was still out.
+    private var arrived: [ClaimedTask] = []
     private var deepAndShort = false
     private var drained = false
     private var expiryScheduled = false
@@ -99,7 +99,7 @@ struct WorkerLoop {
     }
 
     private var asked: Int { claiming.reduce(0) { $0 + ($1 ?? 0) } }
-    private var held: Int { arrived.values.reduce(0) { $0 + $1.count } }
+    private var held: Int { arrived.count }
 
     /// What to do before waiting for the next event.
     mutating func decide(now: ContinuousClock.Instant, stopping: Bool) -> [Action] {
@@ -151,16 +151,16 @@ struct WorkerLoop {
             if !stopping, let next = prefetched.firstIndex(where: { canStart($0.task) }) {
                 actions.append(start(prefetched.remove(at: next).task))
             }
-        case .claimed(let claimed, let lane, let order, let recorded):
+        case .claimed(let claimed, let lane, _, let recorded):
             forget(recorded)
             deepAndShort = claimed.count == claiming[lane]
             drained = claimed.isEmpty
             claiming[lane] = nil
             for task in claimed { tokens[task.token, default: 0] += 1 }
-            arrived[order] = claimed
+            arrived += claimed
             guard claiming.allSatisfy({ $0 == nil }) else { break }
-            let ready = arrived.values.joined()
-            arrived = [:]
+            let ready = arrived
+            arrived = []
             // Claimed within the free slots, a task runs even if a stop came meanwhile: it was claimed before the
             // stop, and the claim's committed lock already shows it as running.
             for task in ready.sorted(by: Self.runsBefore) {
@@ -220,7 +220,7 @@ struct WorkerLoop {
         let defaultPerNode = queues.settings(for: "").perNode
         guard defaultPerNode != nil || queues.queues.values.contains(where: { $0.perNode != nil }) else { return [:] }
         var held = runningByQueue
-        for task in prefetched.map(\.task) + arrived.values.joined() { held[task.queue, default: 0] += 1 }
+        for task in prefetched.map(\.task) + arrived { held[task.queue, default: 0] += 1 }
         func room(_ perNode: Int, _ queue: String) -> Int {
             let slots = deepAndShort ? perNode + perNode * settings.prefetch / settings.maxWorkers : perNode
             return max(0, slots - held[queue, default: 0])
