@@ -8,16 +8,16 @@ import Testing
 @Suite("The claim's queue limits", .timeLimit(.minutes(2)))
 struct ClaimLimitTests {
     /// Claims for `token` with the node's `rooms`, leaving out of the counts the tasks of `recorded` (ids with their
-    /// token), and returns the claimed ids in order.
+    /// token, in `recordedQueue`), and returns the claimed ids in order.
     func claim(
         _ connection: Connection, _ token: String, batch: Int = 100, rooms: String = "{}",
-        recorded: [Int64] = [], recordedToken: String = ""
+        recorded: [Int64] = [], recordedToken: String = "", recordedQueue: String = "mail"
     ) async throws -> [Int64] {
         let ids = "{" + recorded.map(String.init).joined(separator: ",") + "}"
         return try await connection.query(
             """
             SELECT id FROM scheduler_claim_tasks(\(token), 'node-a', \(batch), \(rooms)::jsonb, \(ids)::bigint[],
-                                                 ARRAY[\(recordedToken)], false) ORDER BY id
+                                                 ARRAY[\(recordedToken)], ARRAY[\(recordedQueue)]) ORDER BY id
             """
         ).map { try $0.decode(Int64.self, "id") }
     }
@@ -48,6 +48,32 @@ struct ClaimLimitTests {
                 "an outcome whose token is not the task's frees nothing")
             try await connection.execute("UPDATE scheduler_task SET lock_key = NULL WHERE id = \(mail[0])")
             #expect(try await claim(connection, "c").isEmpty, "a rescued task is ready, not running")
+        }
+    }
+
+    /// Other workers may wait for the slot an outcome frees; a claim that takes it itself has nothing to tell them,
+    /// and on a durable server transactions that notify commit one after another.
+    @Test func aClaimWakesOtherWorkersOnlyWhenItLeavesFreedSlotsFree() async throws {
+        try await withTestDatabase { database in
+            let connection = try await database.connect()
+            let listener = try await database.connect()
+            let mail = try await add(connection, 4, queue: "mail")
+            try await connection.execute("INSERT INTO scheduler_queue (name, max_running) VALUES ('mail', 2)")
+            #expect(try await claim(connection, "a") == Array(mail.prefix(2)))
+            try await listener.listen("pgdaemon_task")
+            #expect(try await claim(connection, "b", recorded: [mail[0]], recordedToken: "a") == [mail[2]])
+            try await connection.notify("pgdaemon_task", payload: "after the claim that took the slot")
+            #expect(
+                try await listener.nextNotification(timeout: .seconds(10))?.payload
+                    == "after the claim that took the slot", "the claim that took the freed slot woke no one")
+            #expect(
+                try await claim(connection, "c", rooms: #"{"mail": 0}"#, recorded: [mail[1]], recordedToken: "a")
+                    .isEmpty)
+            #expect(
+                try await listener.nextNotification(timeout: .seconds(10))?.payload == "",
+                "a claim without room here for the slot it freed wakes the others")
+            await listener.close()
+            await connection.close()
         }
     }
 

@@ -243,4 +243,43 @@ struct WorkerLoopTests {
                 lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
         #expect(started(claimed) == [1, 3, 4], "x and y each have one slot of their own")
     }
+
+    @Test func oneClaimAtATimeMayTakeFromTheQueuesWhoseRowsAClaimLocks() {
+        var queues = QueuesSection()
+        queues.queues["mail"] = QueuesSection.Queue(limit: 5)
+        var loop = loop(maxWorkers: 4, lanes: 2, queues: queues)
+        #expect(rooms(loop.decide(now: at(0), stopping: false)) == [[:]])
+        _ = loop.handle(
+            .claimed([task(1), task(2), task(3), task(4)], lane: 0, order: 0, recorded: []), now: at(1), stopping: false
+        )
+        _ = loop.handle(.finished(outcome(1)), now: at(2), stopping: false)
+        _ = loop.handle(.finished(outcome(2)), now: at(2), stopping: false)
+        _ = loop.handle(.timer(.flush), now: at(22), stopping: false)
+        #expect(rooms(loop.decide(now: at(22), stopping: false)) == [[:]], "no other claim is out")
+        _ = loop.handle(.finished(outcome(3)), now: at(23), stopping: false)
+        _ = loop.handle(.finished(outcome(4)), now: at(23), stopping: false)
+        #expect(
+            rooms(loop.decide(now: at(23), stopping: false)) == [["mail": 0]],
+            "the claim out may take from mail: this one would wait at mail's lock for it")
+        _ = loop.handle(.claimed([task(5)], lane: 0, order: 1, recorded: []), now: at(24), stopping: false)
+        _ = loop.handle(.claimed([task(6)], lane: 1, order: 2, recorded: []), now: at(24), stopping: false)
+        _ = loop.handle(.finished(outcome(5)), now: at(25), stopping: false)
+        _ = loop.handle(.finished(outcome(6)), now: at(25), stopping: false)
+        #expect(rooms(loop.decide(now: at(25), stopping: false)) == [[:]], "both claims are back")
+    }
+
+    /// The claim's snapshot may be older than what a notification announced while it was out, such as the slot that
+    /// another lane's statement freed and notified about: waiting for the next one could wait for nothing.
+    @Test func aClaimThatFoundNothingClaimsAgainWhenANotificationCameWhileItWasOut() {
+        var loop = loop(maxWorkers: 2, lanes: 1)
+        _ = loop.decide(now: at(0), stopping: false)
+        _ = loop.handle(.woken(notified: true), now: at(1), stopping: false)
+        _ = loop.handle(.claimed([], lane: 0, order: 0, recorded: []), now: at(2), stopping: false)
+        #expect(claims(loop.decide(now: at(2), stopping: false)).map(\.limit) == [2])
+        _ = loop.handle(.woken(notified: false), now: at(3), stopping: false)
+        _ = loop.handle(.claimed([], lane: 0, order: 1, recorded: []), now: at(4), stopping: false)
+        #expect(
+            claims(loop.decide(now: at(4), stopping: false)).isEmpty,
+            "without a notification since it was sent, the empty claim waits for one")
+    }
 }

@@ -53,11 +53,21 @@ public struct QueuesSection: ConfigurationSection, Equatable {
         return queues["default"] ?? Queue()
     }
 
-    /// Whether a claim must count the queue's running tasks or starts: a finished task of it frees room that other
-    /// nodes' workers may be waiting for.
-    func isLimited(_ name: String) -> Bool {
+    /// Whether a claim locks the queue's row to count its running tasks or starts ("" for the queues it names not).
+    func locksRow(_ name: String) -> Bool {
         let queue = settings(for: name)
         return queue.limit != nil || queue.keyLimit != nil || queue.rate != nil
+    }
+
+    /// Whether a claim locks the row of some queue: one that the configuration names, or every other, under the
+    /// default queue's settings.
+    var locksAnyRow: Bool { locksRow("") || queues.keys.contains(where: locksRow) }
+
+    /// Whether a claim must count the queue's running tasks: a finished task of it frees room that other nodes'
+    /// workers may be waiting for. (A rate's room comes back with time, not with an outcome.)
+    func isLimited(_ name: String) -> Bool {
+        let queue = settings(for: name)
+        return queue.limit != nil || queue.keyLimit != nil
     }
 
     public init(_ value: ConfigurationValue) throws {

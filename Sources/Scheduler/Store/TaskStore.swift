@@ -13,7 +13,8 @@ struct TaskStore: Sendable {
     private let retriedInsert: String
     /// The insert of finished attempts into history, from the same rows.
     private let recordedInsert: String
-    /// Which queues are limited: recording one of their tasks wakes the workers that may wait for its slot.
+    /// Which queues are limited: recording one of their tasks without a claim wakes the workers that may wait for its
+    /// slot. (A claim that records them wakes them only when it leaves the slot free: `scheduler_claim_tasks`.)
     private let queues: QueuesSection
 
     init(connection: Connection, node: String, clock: DatabaseClock, columns: TaskColumns, queues: QueuesSection) {
@@ -38,7 +39,8 @@ struct TaskStore: Sendable {
     /// same moment; they come back in no set order (the worker orders what its claims bring). One statement for both,
     /// so a busy worker pays one round trip per batch, and a second only when some of `all` are released
     /// (`releasing`). The claim itself is `scheduler_claim_tasks` (sql/0017), which counts the recorded tasks out of
-    /// the limits' counts, as they leave the running rows in the same statement.
+    /// the limits' counts, as they leave the running rows in the same statement, and wakes other workers when it leaves
+    /// free slots that they freed.
     func claim(limit: Int, rooms: [String: Int] = [:], token: String, recording all: [TaskOutcome] = []) async throws
         -> [ClaimedTask]
     {
@@ -48,7 +50,7 @@ struct TaskStore: Sendable {
             WITH \(recording)claimed AS (
                 SELECT * FROM scheduler_claim_tasks(
                     \(token), \(node), \(limit), \(try PostgresJSON(rooms))::jsonb, \(Self.idArray(outcomes))::bigint[],
-                    \(try Self.textArray(Set(outcomes.map(\.token)))), \(wakes(outcomes))))
+                    \(try Self.textArray(Set(outcomes.map(\.token)))), \(try Self.textArray(Set(outcomes.map(\.queue))))))
             SELECT *, extract(epoch FROM clock_timestamp())::float8 AS server_clock FROM claimed
             """
         let rows = try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }
@@ -155,9 +157,10 @@ struct TaskStore: Sendable {
         "{" + outcomes.map { String($0.id) }.joined(separator: ",") + "}"
     }
 
-    /// Claim tokens as a text array, sent as one JSON parameter: a node's name, and so a token, may hold any character.
-    private static func textArray(_ tokens: Set<String>) throws -> SQL {
-        "ARRAY(SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(tokens)))::jsonb))"
+    /// Claim tokens or queue names as a text array, sent as one JSON parameter: a node's name, and so a token, and a
+    /// queue's name may hold any character.
+    private static func textArray(_ values: Set<String>) throws -> SQL {
+        "ARRAY(SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(values)))::jsonb))"
     }
 
     /// Puts tasks back in the queue, not counting the attempt, and wakes the workers for them.

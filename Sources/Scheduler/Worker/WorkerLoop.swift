@@ -14,10 +14,13 @@
 ///   ran a priority-5 task before a priority-0 one that the later claim held, once in a few loaded test runs.)
 /// - While the last claim got all it asked for and the tasks since ran short, it claims up to `prefetch` beyond the
 ///   free slots; a prefetched task waiting longer than `prefetchWait` goes back to the queue, and prefetching stops.
-/// - A claim that found no ready task waits for a notification before the next.
+/// - A claim that found no ready task waits for a notification before the next, unless one came while it was out:
+///   the claim may have read the queue before what the notification announced (its own statement's, for one).
 /// - A queue with `per_node` runs at most that many of its tasks here; each claim says how many more of a queue's
 ///   tasks the node has room for (`scheduler_claim_tasks`' rooms), and a claimed task waits among the prefetched
 ///   ones while its queue's slots are taken.
+/// - One claim at a time may take from the queues whose rows a claim locks (`limit`, `key_limit` or `rate`); the others
+///   leave them out (room 0). Two claims of one node would only wait at the queue's lock for each other's commit.
 /// - On a stop, claims still out come back first, prefetched tasks go back to the queue, running ones finish.
 struct WorkerLoop {
     struct Settings: Sendable {
@@ -78,7 +81,11 @@ struct WorkerLoop {
     private var prefetched: [(task: ClaimedTask, since: ContinuousClock.Instant)] = []
     /// For each lane, the tasks asked for by its claim that is out, if one is.
     private var claiming: [Int?]
+    /// For each lane, whether a notification came while its claim was out.
+    private var notifiedDuringClaim: [Bool]
     private var claimsSent = 0
+    /// The lane whose claim that is out may take from the queues whose rows a claim locks.
+    private var lockingLane: Int?
     /// Tasks of claims back while another was still out.
     private var arrived: [ClaimedTask] = []
     private var deepAndShort = false
@@ -95,6 +102,7 @@ struct WorkerLoop {
     init(_ settings: Settings, now: ContinuousClock.Instant) {
         self.settings = settings
         claiming = Array(repeating: nil, count: settings.lanes)
+        notifiedDuringClaim = Array(repeating: false, count: settings.lanes)
         lastHeartbeat = now
     }
 
@@ -122,8 +130,13 @@ struct WorkerLoop {
         } else if let lane, limit > 0, (flushNow && !finished.isEmpty) || (!drained && (flushNow || finished.isEmpty)) {
             flushDue = false
             claiming[lane] = limit
+            notifiedDuringClaim[lane] = false
+            let locking = lockingLane == nil
+            if locking && settings.queues.locksAnyRow { lockingLane = lane }
             actions.append(
-                .claim(lane: lane, limit: limit, rooms: rooms(), order: claimsSent, recording: finished))
+                .claim(
+                    lane: lane, limit: limit, rooms: rooms(leavingLocked: !locking), order: claimsSent,
+                    recording: finished))
             claimsSent += 1
             finished = []
         } else if let lane, flushNow && asked == 0 {
@@ -154,8 +167,9 @@ struct WorkerLoop {
         case .claimed(let claimed, let lane, _, let recorded):
             forget(recorded)
             deepAndShort = claimed.count == claiming[lane]
-            drained = claimed.isEmpty
+            drained = claimed.isEmpty && !notifiedDuringClaim[lane]
             claiming[lane] = nil
+            if lockingLane == lane { lockingLane = nil }
             for task in claimed { tokens[task.token, default: 0] += 1 }
             arrived += claimed
             guard claiming.allSatisfy({ $0 == nil }) else { break }
@@ -182,6 +196,9 @@ struct WorkerLoop {
         case .woken(let notified):
             waiting = false
             drained = false
+            if notified {
+                for lane in claiming.indices where claiming[lane] != nil { notifiedDuringClaim[lane] = true }
+            }
             if !notified && running == 0 && finished.isEmpty && asked == 0 { return [.end] }
         }
         if running > 0, let lane = claiming.firstIndex(where: { $0 == nil }),
@@ -214,11 +231,13 @@ struct WorkerLoop {
     /// Each queue's room for the next claim: its per_node slots, and as many again as the prefetch allows while the
     /// queue is deep and short, less its tasks here (running, prefetched, or back from a claim). Queues without
     /// per_node are named only when the default queue has one, which the key "" stands for otherwise. Claims still
-    /// out are not counted: what they bring beyond the slots waits with the prefetched tasks.
-    private func rooms() -> [String: Int] {
+    /// out are not counted: what they bring beyond the slots waits with the prefetched tasks. `leavingLocked` gives
+    /// the queues whose rows a claim locks no room, and every other queue a room of its own.
+    private func rooms(leavingLocked: Bool) -> [String: Int] {
         let queues = settings.queues
         let defaultPerNode = queues.settings(for: "").perNode
-        guard defaultPerNode != nil || queues.queues.values.contains(where: { $0.perNode != nil }) else { return [:] }
+        guard leavingLocked || defaultPerNode != nil || queues.queues.values.contains(where: { $0.perNode != nil })
+        else { return [:] }
         var held = runningByQueue
         for task in prefetched.map(\.task) + arrived { held[task.queue, default: 0] += 1 }
         func room(_ perNode: Int, _ queue: String) -> Int {
@@ -230,9 +249,12 @@ struct WorkerLoop {
         for name in Set(queues.queues.keys).union(held.keys) {
             if let perNode = queues.settings(for: name).perNode {
                 rooms[name] = room(perNode, name)
-            } else if defaultPerNode != nil {
+            } else if defaultPerNode != nil || leavingLocked {
                 rooms[name] = settings.maxWorkers + settings.prefetch
             }
+        }
+        if leavingLocked {
+            for name in Set(rooms.keys).union([""]) where queues.locksRow(name) { rooms[name] = 0 }
         }
         return rooms
     }
