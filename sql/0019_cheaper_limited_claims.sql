@@ -16,6 +16,9 @@
 -- - A key-limited queue's tasks were ranked within their keys only, so across queues it took a turn per key: with
 --   7 keys, 7 of every 9 tasks of a claim beside two other queues. It is ranked within the queue again.
 -- - The queue's row is inserted only when it has none yet.
+-- - Each task comes back with its turn, its place in the claim's order, in which the worker starts a claim's tasks
+--   of one priority: in the order of ids, a node started the hundred tasks of a deep key in its claim before the one
+--   task of a shallow key that the claim took second.
 
 DROP FUNCTION scheduler_claim_tasks(text, text, integer, jsonb, bigint[], text[], boolean);
 
@@ -28,7 +31,7 @@ CREATE INDEX scheduler_task_ready_key_idx ON scheduler_task (queue, concurrency_
 CREATE FUNCTION scheduler_claim_tasks(token text, node text, batch integer, rooms jsonb, recorded_ids bigint[],
                                       recorded_tokens text[], recorded_queues text[])
     RETURNS TABLE (id bigint, name text, task_type text, data text, attempts integer, max_attempts integer,
-                   priority integer, queue text)
+                   priority integer, queue text, turn bigint)
     LANGUAGE plpgsql VOLATILE
     SET enable_seqscan = off
     SET jit = off
@@ -207,7 +210,7 @@ BEGIN
                       ORDER BY r.priority, r.id LIMIT o.room FOR UPDATE SKIP LOCKED) AS t
             ) AS c
         ), chosen AS (
-            SELECT c.id FROM (
+            SELECT c.id, row_number() OVER (ORDER BY c.priority, c.rank, c.id) AS turn FROM (
                 SELECT * FROM open
                 UNION ALL
                 SELECT * FROM unnest(keyed_ids, keyed_priorities, keyed_ranks) AS k(id, priority, rank)
@@ -220,7 +223,7 @@ BEGIN
             FROM chosen
             WHERE t.id = chosen.id AND t.lock_key IS NULL
             RETURNING t.id, t.name, t.task_type, t.task_data::text AS data, t.attempts, t.max_attempts, t.priority,
-                      t.queue
+                      t.queue, chosen.turn
         ), starts AS (
             SELECT r.name, r.period, count(*)::integer AS n
             FROM claimed JOIN unnest(rated, rated_periods) AS r(name, period) ON r.name = claimed.queue

@@ -9,10 +9,12 @@ struct WorkerLoopTests {
     static let clock = DatabaseClock()
     let start = ContinuousClock.now
 
-    func task(_ id: Int64, priority: Int = 0, queue: String = "default", token: String = "t") -> ClaimedTask {
+    func task(_ id: Int64, priority: Int = 0, turn: Int = 1, queue: String = "default", token: String = "t")
+        -> ClaimedTask
+    {
         ClaimedTask(
             id: id, name: nil, type: "Noop", dataJSON: "{}", attempts: 1, maxAttempts: 3, priority: priority,
-            queue: queue, token: token, clock: Self.clock)
+            turn: turn, queue: queue, token: token, clock: Self.clock)
     }
 
     func outcome(_ id: Int64, queue: String = "default", token: String = "t", took seconds: Double = 0.001)
@@ -102,6 +104,21 @@ struct WorkerLoopTests {
             .claimed([task(15, priority: 1), task(12, priority: 0)], lane: 0, order: 1, recorded: []), now: at(25),
             stopping: false)
         #expect(started(actions) == [12, 17, 13, 15], "lowest priority value first, then oldest, across both claims")
+    }
+
+    /// A claim of one task of a shallow key and many of a deep one took the shallow key's second: it runs second.
+    @Test func aClaimsTasksOfOnePriorityStartInTheTurnsTheClaimTookThemIn() {
+        var loop = loop(maxWorkers: 1, prefetch: 10, lanes: 1)
+        _ = loop.decide(now: at(0), stopping: false)
+        _ = loop.handle(
+            .claimed(
+                [task(1, turn: 1), task(2, turn: 3), task(101, turn: 2), task(3, priority: -1, turn: 4)], lane: 0,
+                order: 0, recorded: []), now: at(1), stopping: false)
+        var order: [Int64] = []
+        for id: Int64 in [3, 1, 101, 2] {
+            order += started(loop.handle(.finished(outcome(id)), now: at(2), stopping: false))
+        }
+        #expect(order == [1, 101, 2], "the first started at once: priority -1")
     }
 
     /// The later claim ran first on the server and took the earlier task: the first claim's tasks wait for it.

@@ -36,9 +36,9 @@ struct TaskStore: Sendable {
 
     /// Records `outcomes` (see `finish`) and claims up to `limit` ready tasks, at most `rooms` of a queue, lowest
     /// priority value first, then oldest, within the queues' limits, skipping rows other workers are claiming at the
-    /// same moment; they come back in no set order (the worker orders what its claims bring). One statement for both,
-    /// so a busy worker pays one round trip per batch, and a second only when some of `all` are released
-    /// (`releasing`). The claim itself is `scheduler_claim_tasks` (sql/0017), which counts the recorded tasks out of
+    /// same moment; they come back in no set order, each with its turn in the claim (the worker orders what its
+    /// claims bring). One statement for both, so a busy worker pays one round trip per batch, and a second only when
+    /// some of `all` are released (`releasing`). The claim itself is `scheduler_claim_tasks` (sql/0019), which counts the recorded tasks out of
     /// the limits' counts, as they leave the running rows in the same statement, and wakes other workers when it leaves
     /// free slots that they freed.
     func claim(limit: Int, rooms: [String: Int] = [:], token: String, recording all: [TaskOutcome] = []) async throws
@@ -62,7 +62,8 @@ struct TaskStore: Sendable {
                 id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
                 type: try row.decode(String.self, "task_type"), dataJSON: try row.decode(String.self, "data"),
                 attempts: try row.decode(Int.self, "attempts"), maxAttempts: try row.decode(Int.self, "max_attempts"),
-                priority: try row.decode(Int.self, "priority"), queue: try row.decode(String.self, "queue"),
+                priority: try row.decode(Int.self, "priority"), turn: try row.decode(Int.self, "turn"),
+                queue: try row.decode(String.self, "queue"),
                 token: token, clock: clock)
         }
     }

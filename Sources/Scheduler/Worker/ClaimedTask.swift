@@ -11,6 +11,9 @@ struct ClaimedTask: Sendable {
     var maxAttempts: Int
     /// Lower runs first.
     var priority: Int
+    /// Its place among the tasks of its claim that have its priority, as the claim took them: keys and queues take
+    /// turns, so this is not the order of ids.
+    var turn: Int
     var queue: String
     var token: String
     /// The worker's reading of the database clock, which an attempt's times come from.

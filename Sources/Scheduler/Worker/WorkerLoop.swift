@@ -8,7 +8,8 @@
 /// - Outcomes are recorded in batches: when nothing runs any more, when a batch's worth has finished, or at the latest
 ///   `flushDelay` after the first of them; together with the next claim when there is room for more tasks.
 /// - One statement at a time on a lane (a claim connection): a claim that is out comes back before the next.
-/// - The tasks a claim brings start only when no other claim is out, lowest priority value first, then oldest: claims
+/// - The tasks a claim brings start only when no other claim is out, lowest priority value first, then in the turns
+///   the claim took them in (keys and queues take turns: `scheduler_claim_tasks`), then oldest: claims
 ///   sent side by side may run on the server in either order, so either may hold the other's earlier tasks, or skip
 ///   the ones the other is locking and hold later ones. (Starting a claim's tasks while a later claim was still out
 ///   ran a priority-5 task before a priority-0 one that the later claim held, once in a few loaded test runs.)
@@ -210,9 +211,10 @@ struct WorkerLoop {
         return actions
     }
 
-    /// The order tasks run in: lowest priority value first, then oldest.
+    /// The order tasks run in: lowest priority value first, then in their claims' turns (the first task each claim
+    /// took, then the second, …), then oldest.
     static func runsBefore(_ first: ClaimedTask, _ second: ClaimedTask) -> Bool {
-        (first.priority, first.id) < (second.priority, second.id)
+        (first.priority, first.turn, first.id) < (second.priority, second.turn, second.id)
     }
 
     private mutating func start(_ task: ClaimedTask) -> Action {
