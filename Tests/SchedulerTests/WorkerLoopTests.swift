@@ -36,15 +36,15 @@ struct WorkerLoopTests {
     func at(_ milliseconds: Int) -> ContinuousClock.Instant { start + .milliseconds(milliseconds) }
 
     // What the actions say, in a form `#expect` compares.
-    func claims(_ actions: [WorkerLoop.Action]) -> [(lane: Int, limit: Int, order: Int, recording: [Int64])] {
+    func claims(_ actions: [WorkerLoop.Action]) -> [(lane: Int, limit: Int, recording: [Int64])] {
         actions.compactMap {
-            guard case .claim(let lane, let limit, _, let order, let recording) = $0 else { return nil }
-            return (lane, limit, order, recording.map(\.id))
+            guard case .claim(let lane, let limit, _, let recording) = $0 else { return nil }
+            return (lane, limit, recording.map(\.id))
         }
     }
     func rooms(_ actions: [WorkerLoop.Action]) -> [[String: Int]] {
         actions.compactMap {
-            guard case .claim(_, _, let rooms, _, _) = $0 else { return nil }
+            guard case .claim(_, _, let rooms, _) = $0 else { return nil }
             return rooms
         }
     }
@@ -83,25 +83,25 @@ struct WorkerLoopTests {
         var loop = loop(maxWorkers: 4, lanes: 2)
         _ = loop.decide(now: at(0), stopping: false)
         _ = loop.handle(
-            .claimed([task(1), task(2), task(3), task(4)], lane: 0, order: 0, recorded: []), now: at(1), stopping: false
+            .claimed([task(1), task(2), task(3), task(4)], lane: 0, recorded: []), now: at(1), stopping: false
         )
         _ = loop.handle(.finished(outcome(1)), now: at(2), stopping: false)
         _ = loop.handle(.finished(outcome(2)), now: at(2), stopping: false)
         #expect(claims(loop.decide(now: at(2), stopping: false)).isEmpty, "two still run: the outcomes wait")
         _ = loop.handle(.timer(.flush), now: at(22), stopping: false)
         #expect(
-            claims(loop.decide(now: at(22), stopping: false)).map { [$0.lane, $0.order, $0.limit] } == [[0, 1, 2]])
+            claims(loop.decide(now: at(22), stopping: false)).map { [$0.lane, $0.limit] } == [[0, 2]])
         _ = loop.handle(.finished(outcome(3)), now: at(23), stopping: false)
         _ = loop.handle(.finished(outcome(4)), now: at(23), stopping: false)
         #expect(
-            claims(loop.decide(now: at(23), stopping: false)).map { [$0.lane, $0.order, $0.limit] } == [[1, 2, 2]],
+            claims(loop.decide(now: at(23), stopping: false)).map { [$0.lane, $0.limit] } == [[1, 2]],
             "the second lane claims while the first one's claim is out")
         var actions = loop.handle(
-            .claimed([task(17, priority: 0), task(13, priority: 1)], lane: 1, order: 2, recorded: []), now: at(24),
+            .claimed([task(17, priority: 0), task(13, priority: 1)], lane: 1, recorded: []), now: at(24),
             stopping: false)
         #expect(started(actions).isEmpty, "claim 1 is still out: its tasks may come first")
         actions = loop.handle(
-            .claimed([task(15, priority: 1), task(12, priority: 0)], lane: 0, order: 1, recorded: []), now: at(25),
+            .claimed([task(15, priority: 1), task(12, priority: 0)], lane: 0, recorded: []), now: at(25),
             stopping: false)
         #expect(started(actions) == [12, 17, 13, 15], "lowest priority value first, then oldest, across both claims")
     }
@@ -113,7 +113,7 @@ struct WorkerLoopTests {
         _ = loop.handle(
             .claimed(
                 [task(1, turn: 1), task(2, turn: 3), task(101, turn: 2), task(3, priority: -1, turn: 4)], lane: 0,
-                order: 0, recorded: []), now: at(1), stopping: false)
+                recorded: []), now: at(1), stopping: false)
         var order: [Int64] = []
         for id: Int64 in [3, 1, 101, 2] {
             order += started(loop.handle(.finished(outcome(id)), now: at(2), stopping: false))
@@ -125,32 +125,32 @@ struct WorkerLoopTests {
     @Test func tasksOfAClaimBackWhileALaterOneIsOutWaitForIt() {
         var loop = loop(maxWorkers: 1, prefetch: 10, lanes: 2)
         _ = loop.decide(now: at(0), stopping: false)
-        _ = loop.handle(.claimed([task(2, priority: -1)], lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+        _ = loop.handle(.claimed([task(2, priority: -1)], lane: 0, recorded: []), now: at(1), stopping: false)
         #expect(claims(loop.decide(now: at(1), stopping: false)).map { [$0.lane, $0.limit] } == [[0, 10]])
         _ = loop.handle(.finished(outcome(2)), now: at(2), stopping: false)
         #expect(
             claims(loop.decide(now: at(2), stopping: false)).map { [$0.lane, $0.limit] } == [[1, 1]],
             "nothing runs: the outcome goes with a claim on the free lane")
         let first = loop.handle(
-            .claimed([task(1, priority: 5), task(3, priority: 5)], lane: 0, order: 1, recorded: []), now: at(3),
+            .claimed([task(1, priority: 5), task(3, priority: 5)], lane: 0, recorded: []), now: at(3),
             stopping: false)
         #expect(started(first).isEmpty, "claim 2 is still out and may hold an earlier task")
         let second = loop.handle(
-            .claimed([task(4, priority: 0)], lane: 1, order: 2, recorded: []), now: at(4), stopping: false)
+            .claimed([task(4, priority: 0)], lane: 1, recorded: []), now: at(4), stopping: false)
         #expect(started(second) == [4])
     }
 
     @Test func afterAFullClaimOfShortTasksItPrefetchesAndHandsBackWhatWaitsTooLong() {
         var loop = loop(maxWorkers: 2, prefetch: 4, lanes: 1)
         #expect(claims(loop.decide(now: at(0), stopping: false)).map(\.limit) == [2])
-        _ = loop.handle(.claimed([task(1), task(2)], lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+        _ = loop.handle(.claimed([task(1), task(2)], lane: 0, recorded: []), now: at(1), stopping: false)
         _ = loop.handle(.finished(outcome(1)), now: at(2), stopping: false)
         _ = loop.handle(.finished(outcome(2)), now: at(2), stopping: false)
         let next = loop.decide(now: at(2), stopping: false)
         #expect(claims(next).map(\.limit) == [6], "the free slots and the prefetch")
         #expect(claims(next).map(\.recording) == [[1, 2]], "recorded with the claim")
         let arrival = loop.handle(
-            .claimed((3...8).map { task($0) }, lane: 0, order: 1, recorded: []), now: at(3), stopping: false)
+            .claimed((3...8).map { task($0) }, lane: 0, recorded: []), now: at(3), stopping: false)
         #expect(started(arrival) == [3, 4])
         #expect(
             arrival.contains { if case .schedule(.prefetchExpiry, _) = $0 { true } else { false } },
@@ -167,7 +167,7 @@ struct WorkerLoopTests {
         var loop = loop(maxWorkers: 3, lanes: 1)
         _ = loop.decide(now: at(0), stopping: false)
         _ = loop.handle(
-            .claimed([task(1), task(2), task(3)], lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+            .claimed([task(1), task(2), task(3)], lane: 0, recorded: []), now: at(1), stopping: false)
         _ = loop.handle(.finished(outcome(1)), now: at(2), stopping: false)
         var actions = loop.decide(now: at(2), stopping: false)
         #expect(claims(actions).isEmpty && recorded(actions).isEmpty, "two others still run")
@@ -184,11 +184,11 @@ struct WorkerLoopTests {
     @Test func aClaimThatFoundNothingWaitsForANotificationAndAnIdleWorkerEnds() {
         var loop = loop(maxWorkers: 2, lanes: 1)
         _ = loop.decide(now: at(0), stopping: false)
-        _ = loop.handle(.claimed([], lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+        _ = loop.handle(.claimed([], lane: 0, recorded: []), now: at(1), stopping: false)
         #expect(claims(loop.decide(now: at(1), stopping: false)).isEmpty, "drained: no claim until woken")
         _ = loop.handle(.woken(notified: true), now: at(5), stopping: false)
         #expect(claims(loop.decide(now: at(5), stopping: false)).count == 1, "a notification: claim again")
-        _ = loop.handle(.claimed([], lane: 0, order: 1, recorded: []), now: at(6), stopping: false)
+        _ = loop.handle(.claimed([], lane: 0, recorded: []), now: at(6), stopping: false)
         #expect(
             ends(loop.handle(.woken(notified: false), now: at(5006), stopping: false)), "nothing came: the stretch ends"
         )
@@ -197,13 +197,13 @@ struct WorkerLoopTests {
     @Test func aStopWaitsForClaimsOutThenHandsBackPrefetchedTasksAndEndsWhenTheRunningOnesFinished() {
         var loop = loop(maxWorkers: 1, prefetch: 2, lanes: 1)
         _ = loop.decide(now: at(0), stopping: false)
-        _ = loop.handle(.claimed([task(1)], lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+        _ = loop.handle(.claimed([task(1)], lane: 0, recorded: []), now: at(1), stopping: false)
         _ = loop.handle(.finished(outcome(1)), now: at(2), stopping: false)
         #expect(claims(loop.decide(now: at(2), stopping: false)).map(\.limit) == [3])
         var actions = loop.decide(now: at(3), stopping: true)
         #expect(actions.isEmpty, "the claim that is out comes back first")
         actions = loop.handle(
-            .claimed([task(2), task(3), task(4)], lane: 0, order: 1, recorded: []), now: at(4), stopping: true)
+            .claimed([task(2), task(3), task(4)], lane: 0, recorded: []), now: at(4), stopping: true)
         #expect(started(actions) == [2], "claimed within the free slots before the stop: it runs")
         actions = loop.decide(now: at(4), stopping: true)
         #expect(recorded(actions) == [[3, 4]], "the prefetched ones go back to the queue")
@@ -217,7 +217,7 @@ struct WorkerLoopTests {
     @Test func runningTasksAreHeartbeatenOnAFreeLaneEveryInterval() {
         var loop = loop(maxWorkers: 1, lanes: 1)
         _ = loop.decide(now: at(0), stopping: false)
-        _ = loop.handle(.claimed([task(1, token: "a")], lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+        _ = loop.handle(.claimed([task(1, token: "a")], lane: 0, recorded: []), now: at(1), stopping: false)
         #expect(
             !loop.handle(.woken(notified: false), now: at(9000), stopping: false).contains {
                 if case .heartbeat = $0 { true } else { false }
@@ -237,7 +237,7 @@ struct WorkerLoopTests {
         let claimed = loop.handle(
             .claimed(
                 [task(1, queue: "mail"), task(2, queue: "mail"), task(3, queue: "mail"), task(4)], lane: 0,
-                order: 0, recorded: []), now: at(1), stopping: false)
+                recorded: []), now: at(1), stopping: false)
         #expect(started(claimed) == [1, 2, 4], "the third mail task waits for one of mail's two slots")
         let next = loop.handle(.finished(outcome(1, queue: "mail")), now: at(2), stopping: false)
         #expect(started(next) == [3], "a mail slot freed")
@@ -257,7 +257,7 @@ struct WorkerLoopTests {
         let claimed = loop.handle(
             .claimed(
                 [task(1, queue: "x"), task(2, queue: "x"), task(3, queue: "y"), task(4, queue: "bulk")],
-                lane: 0, order: 0, recorded: []), now: at(1), stopping: false)
+                lane: 0, recorded: []), now: at(1), stopping: false)
         #expect(started(claimed) == [1, 3, 4], "x and y each have one slot of their own")
     }
 
@@ -267,7 +267,7 @@ struct WorkerLoopTests {
         var loop = loop(maxWorkers: 4, lanes: 2, queues: queues)
         #expect(rooms(loop.decide(now: at(0), stopping: false)) == [[:]])
         _ = loop.handle(
-            .claimed([task(1), task(2), task(3), task(4)], lane: 0, order: 0, recorded: []), now: at(1), stopping: false
+            .claimed([task(1), task(2), task(3), task(4)], lane: 0, recorded: []), now: at(1), stopping: false
         )
         _ = loop.handle(.finished(outcome(1)), now: at(2), stopping: false)
         _ = loop.handle(.finished(outcome(2)), now: at(2), stopping: false)
@@ -278,8 +278,8 @@ struct WorkerLoopTests {
         #expect(
             rooms(loop.decide(now: at(23), stopping: false)) == [["mail": 0]],
             "the claim out may take from mail: this one would wait at mail's lock for it")
-        _ = loop.handle(.claimed([task(5)], lane: 0, order: 1, recorded: []), now: at(24), stopping: false)
-        _ = loop.handle(.claimed([task(6)], lane: 1, order: 2, recorded: []), now: at(24), stopping: false)
+        _ = loop.handle(.claimed([task(5)], lane: 0, recorded: []), now: at(24), stopping: false)
+        _ = loop.handle(.claimed([task(6)], lane: 1, recorded: []), now: at(24), stopping: false)
         _ = loop.handle(.finished(outcome(5)), now: at(25), stopping: false)
         _ = loop.handle(.finished(outcome(6)), now: at(25), stopping: false)
         #expect(rooms(loop.decide(now: at(25), stopping: false)) == [[:]], "both claims are back")
@@ -291,10 +291,10 @@ struct WorkerLoopTests {
         var loop = loop(maxWorkers: 2, lanes: 1)
         _ = loop.decide(now: at(0), stopping: false)
         _ = loop.handle(.woken(notified: true), now: at(1), stopping: false)
-        _ = loop.handle(.claimed([], lane: 0, order: 0, recorded: []), now: at(2), stopping: false)
+        _ = loop.handle(.claimed([], lane: 0, recorded: []), now: at(2), stopping: false)
         #expect(claims(loop.decide(now: at(2), stopping: false)).map(\.limit) == [2])
         _ = loop.handle(.woken(notified: false), now: at(3), stopping: false)
-        _ = loop.handle(.claimed([], lane: 0, order: 1, recorded: []), now: at(4), stopping: false)
+        _ = loop.handle(.claimed([], lane: 0, recorded: []), now: at(4), stopping: false)
         #expect(
             claims(loop.decide(now: at(4), stopping: false)).isEmpty,
             "without a notification since it was sent, the empty claim waits for one")

@@ -77,10 +77,16 @@ struct QueueCommandTests {
             #expect(try await done("mail") == 0, "nothing of the paused queue started")
             #expect(try await daemon.command(["queue", "resume", "mail"]).stdout == "Queue mail resumed.\n")
             try await waitUntil("the resumed queue's tasks ran", timeout: .seconds(10)) { try await done("mail") == 3 }
+            let later = try await connection.query(
+                "SELECT scheduler_task_add('Noop', execution_time => now() + interval '1 day', queue => 'later') AS id"
+            )[0].decode(Int64.self, "id")
+            #expect(try await daemon.command(["task", "cancel", String(later)]).status == 0)
             let drained = try await daemon.command(["queue", "list", "--json"])
             let listed = try JSONSerialization.jsonObject(with: Data(drained.stdout.utf8)) as? [[String: Any]]
             let finished = listed?.first { $0["name"] as? String == "reports" }
             #expect(finished?["finishedLastHour"] as? Int == 1, "a queue with nothing left shows what it finished")
+            let cancelled = listed?.first { $0["name"] as? String == "later" }
+            #expect(cancelled?["finishedLastHour"] as? Int == 1, "a cancelled task ended too")
             await connection.close()
         }
     }

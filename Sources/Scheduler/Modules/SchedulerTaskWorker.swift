@@ -118,12 +118,12 @@ public final class SchedulerTaskWorker: DaemonModule {
             func perform(_ actions: [WorkerLoop.Action]) async throws -> Bool {
                 for action in actions {
                     switch action {
-                    case .claim(let lane, let limit, let rooms, let order, let recording):
+                    case .claim(let lane, let limit, let rooms, let recording):
                         let token = "\(context.node)/\(getpid())/\(UUID().uuidString.prefix(8))"
                         group.addTask { [store = stores[lane]] in
                             let claimed = try await store.claim(
                                 limit: limit, rooms: rooms, token: token, recording: recording)
-                            return .claimed(claimed, lane: lane, order: order, recorded: recording)
+                            return .claimed(claimed, lane: lane, recorded: recording)
                         }
                     case .record(let outcomes, let lane):
                         try await record(outcomes, on: stores[lane])

@@ -42,7 +42,7 @@ public struct QueueStore: Sendable {
                 SELECT queue, count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS minute,
                        count(*) AS hour
                 FROM scheduler_task_history
-                WHERE finished_at > now() - interval '1 hour' AND status IN ('done', 'failed')
+                WHERE finished_at > now() - interval '1 hour' AND status IN ('done', 'failed', 'cancelled')
                 GROUP BY queue
             ), names AS (
                 SELECT name FROM scheduler_queue UNION SELECT queue FROM tasks UNION SELECT queue FROM future

@@ -159,28 +159,20 @@ public struct TaskQueue: Sendable {
         case notFound
     }
 
-    /// Deletes a waiting (ready or future) task, recording it in history as cancelled, in one statement.
+    /// Deletes a waiting (ready or future) task, recording it in history as cancelled: `scheduler_task_cancel` on a
+    /// task whose row this transaction has locked while it waits, so a worker cannot claim it in between.
     public func delete(_ id: Int64) async throws -> Deleted {
-        let columns = try await TaskColumns.read(on: connection)
-        let cancelled = [
-            "task_id": "id", "finished_at": "now()", "status": "'cancelled'",
-            "error": "'deleted with pgdaemon task delete'",
-        ]
-        let recordReady = columns.insert(into: .history, from: .ready, alias: "gone", setting: cancelled)
-        let recordFuture = columns.insert(
-            into: .history, from: .future, alias: "gone_future",
-            setting: cancelled.merging(["scheduled_for": "coalesce(scheduled_for, execution_time)"]) { $1 })
-        let deleted = try await connection.query(
-            """
-            WITH gone AS (
-                DELETE FROM scheduler_task WHERE id = \(id) AND lock_key IS NULL RETURNING *
-            ), gone_future AS (
-                DELETE FROM scheduler_future_task WHERE id = \(id) RETURNING *
-            ), recorded AS (\(unsafeSQL: recordReady) FROM gone
-            ), recorded_future AS (\(unsafeSQL: recordFuture) FROM gone_future)
-            SELECT (SELECT count(*) FROM gone) + (SELECT count(*) FROM gone_future) AS deleted
-            """)[0].decode(Int.self, "deleted")
-        if deleted == 1 { return .deleted }
+        let deleted = try await connection.transaction { connection in
+            var waiting = try await connection.query(
+                "SELECT 1 FROM scheduler_task WHERE id = \(id) AND lock_key IS NULL FOR UPDATE")
+            if waiting.isEmpty {
+                waiting = try await connection.query("SELECT 1 FROM scheduler_future_task WHERE id = \(id) FOR UPDATE")
+            }
+            guard !waiting.isEmpty else { return false }
+            return try await connection.query("SELECT scheduler_task_cancel(\(id)) AS done")[0].decode(
+                Bool.self, "done")
+        }
+        if deleted { return .deleted }
         let running = try await connection.query(
             "SELECT lock_node FROM scheduler_task WHERE id = \(id) AND lock_key IS NOT NULL")
         return try running.first.map { .running(node: try $0.decode(String?.self, "lock_node")) } ?? .notFound

@@ -44,7 +44,7 @@ struct WorkerLoop {
     enum Event: Sendable {
         case finished(TaskOutcome)
         /// A claim came back with these tasks, having recorded the outcomes sent with it.
-        case claimed([ClaimedTask], lane: Int, order: Int, recorded: [TaskOutcome])
+        case claimed([ClaimedTask], lane: Int, recorded: [TaskOutcome])
         case timer(Timer)
         /// The wait ended: `notified` when a notification came, false at its timeout or a stop request.
         case woken(notified: Bool)
@@ -59,8 +59,8 @@ struct WorkerLoop {
 
     enum Action: Sendable {
         /// Send a claim for up to `limit` tasks on `lane`, at most `rooms` of a queue (the key "" for queues it does
-        /// not name), recording `recording` in the same statement; it comes back as `.claimed` with `order`.
-        case claim(lane: Int, limit: Int, rooms: [String: Int], order: Int, recording: [TaskOutcome])
+        /// not name), recording `recording` in the same statement; it comes back as `.claimed`.
+        case claim(lane: Int, limit: Int, rooms: [String: Int], recording: [TaskOutcome])
         /// Record outcomes on `lane` now, before anything else.
         case record([TaskOutcome], lane: Int)
         /// Run the task; it comes back as `.finished`.
@@ -84,7 +84,6 @@ struct WorkerLoop {
     private var claiming: [Int?]
     /// For each lane, whether a notification came while its claim was out.
     private var notifiedDuringClaim: [Bool]
-    private var claimsSent = 0
     /// The lane whose claim that is out may take from the queues whose rows a claim locks.
     private var lockingLane: Int?
     /// Tasks of claims back while another was still out.
@@ -136,9 +135,8 @@ struct WorkerLoop {
             if locking && settings.queues.locksAnyRow { lockingLane = lane }
             actions.append(
                 .claim(
-                    lane: lane, limit: limit, rooms: rooms(leavingLocked: !locking), order: claimsSent,
+                    lane: lane, limit: limit, rooms: rooms(leavingLocked: !locking),
                     recording: finished))
-            claimsSent += 1
             finished = []
         } else if let lane, flushNow && asked == 0 {
             // Every slot is taken by tasks started from the prefetched ones: record without claiming.
@@ -165,7 +163,7 @@ struct WorkerLoop {
             if !stopping, let next = prefetched.firstIndex(where: { canStart($0.task) }) {
                 actions.append(start(prefetched.remove(at: next).task))
             }
-        case .claimed(let claimed, let lane, _, let recorded):
+        case .claimed(let claimed, let lane, let recorded):
             forget(recorded)
             deepAndShort = claimed.count == claiming[lane]
             drained = claimed.isEmpty && !notifiedDuringClaim[lane]
