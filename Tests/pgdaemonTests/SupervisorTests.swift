@@ -27,8 +27,10 @@ struct SupervisorTests {
         }
     }
 
+    /// Each child runs 2 s: the polls must find the next one running past its first iteration, which a loaded
+    /// clean-clone run missed for 20 s with children of half a second.
     @Test func discardAfterReplacesTheProcess() async throws {
-        try await withDaemon(modules: "  TestDaemon: { sleep_post: 100ms, discard_after: 500ms }") { daemon, _ in
+        try await withDaemon(modules: "  TestDaemon: { sleep_post: 100ms, discard_after: 2s }") { daemon, _ in
             try daemon.start()
             let first = try await daemon.waitForModule("TestDaemon")
             let next = try await daemon.waitForModule("TestDaemon") { $0.pid != first.pid }
