@@ -21,7 +21,7 @@ struct QueueCommand: AsyncParsableCommand {
             let queues = try await QueueStore(connection: connection).list()
             await connection.close()
             if output.json { return try printJSON(queues) }
-            var table = TextTable("QUEUE", "READY", "RUNNING", "FUTURE", "PAUSED", "LIMITS", "DONE 1M", "DONE 1H")
+            var table = TextTable("QUEUE", "READY", "RUNNING", "FUTURE", "PAUSED", "LIMITS", "ENDED 1M", "ENDED 1H")
             for queue in queues {
                 table.append([
                     queue.name, String(queue.ready), String(queue.running), String(queue.future),
