@@ -1,5 +1,6 @@
 import ArgumentParser
 import DaemonKit
+import Foundation
 import Postgres
 
 /// The options every command takes (DESIGN §7).
@@ -10,6 +11,11 @@ struct GlobalOptions: ParsableArguments {
     @Option(
         name: .long, help: "This node's name (default: $PGDAEMON_NODE, else the configuration's, else the host name).")
     var node: String?
+
+    /// The node name the command line or `PGDAEMON_NODE` asks for, if either does.
+    var requestedNode: String? {
+        node ?? ProcessInfo.processInfo.environment["PGDAEMON_NODE"].flatMap { $0.isEmpty ? nil : $0 }
+    }
 
     /// The configuration with the command line's choices applied, checked against the binary's modules.
     func loadConfiguration(_ registry: ModuleRegistry) throws -> Configuration {

@@ -23,6 +23,39 @@ struct PidFileTests {
         try "\(pid)\n".write(to: url, atomically: true, encoding: .utf8)
     }
 
+    /// `pgdaemon run --node NAME` runs under a name the configuration does not give (the harness's file names
+    /// `daemon.node`): status, drain, undrain and stop act on the node that runs, by the name its supervisor wrote into
+    /// the pid file, and refuse, changing nothing, when --node names another.
+    @Test func commandsActOnTheNodeThatRunsWhateverNameTheConfigurationGives() async throws {
+        try await withDaemon { daemon, _ in
+            try daemon.start(["run", "--node", "other-name"])
+            let pid = try #require(daemon.process?.pid)
+            try await waitUntil("status shows the running node's module") {
+                let status = try await daemon.command(["status", "--json"])
+                let report = try JSONSerialization.jsonObject(with: Data(status.stdout.utf8)) as? [String: Any]
+                let modules = report?["modules"] as? [[String: Any]] ?? []
+                return status.status == 0 && report?["node"] as? String == "other-name"
+                    && modules.contains {
+                        $0["module"] as? String == "TestDaemon" && $0["state"] as? String == "running"
+                    }
+            }
+            let status = try await daemon.command(["status"])
+            #expect(status.stdout.hasPrefix("pgdaemon is running on node other-name (pid \(pid)"), "\(status.stdout)")
+            #expect(status.stdout.contains("TestDaemon"))
+            let elsewhere =
+                "pgdaemon is not running as node \(daemon.node) here: the supervisor of \(daemon.pidFilePath) (pid \(pid)) is node other-name; --node other-name acts on it.\n"
+            for command in [["status"], ["drain"], ["undrain"], ["stop"]] {
+                let refused = try await daemon.command(command + ["--node", daemon.node])
+                #expect(refused.status == 3, "\(command)")
+                #expect(refused.stdout == elsewhere, "\(command)")
+            }
+            #expect(
+                try await daemon.command(["drain"]).stdout == "Node other-name is drained: it holds no singleton.\n")
+            #expect(try await daemon.command(["undrain"]).stdout == "Node other-name takes part in singletons again.\n")
+            #expect(try await daemon.command(["stop"]).stdout == "pgdaemon stopped on node other-name (pid \(pid)).\n")
+        }
+    }
+
     @Test func aPidFileNamingAnUnrelatedLiveProcessIsStaleAndThatProcessIsNeverSignalled() async throws {
         try await withDaemon { daemon, _ in
             let program = try unrelatedProcess()
@@ -50,7 +83,7 @@ struct PidFileTests {
             #expect(started.stdout.hasPrefix("Starting in place of the stale pid file"))
             let pid = try #require(PidFile(path: daemon.pidFilePath).state().livePID)
             #expect(pid != program.pid)
-            #expect(try String(contentsOfFile: daemon.pidFilePath, encoding: .utf8) == "\(pid)\n")
+            #expect(try String(contentsOfFile: daemon.pidFilePath, encoding: .utf8) == "\(pid)\n\(daemon.node)\n")
             #expect(try await daemon.command(["stop"]).status == 0)
             #expect(program.isRunning)
         }

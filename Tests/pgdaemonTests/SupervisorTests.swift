@@ -91,7 +91,7 @@ struct SupervisorTests {
                 second.stderr
                     == "pgdaemon: A running supervisor (pid \(pid)) holds the pid file \(daemon.pidFilePath); stop it first, or give this configuration a daemon.pid_file of its own.\n"
             )
-            #expect(try String(contentsOfFile: daemon.pidFilePath, encoding: .utf8) == "\(pid)\n")
+            #expect(try String(contentsOfFile: daemon.pidFilePath, encoding: .utf8) == "\(pid)\n\(daemon.node)\n")
         }
     }
 

@@ -38,10 +38,11 @@ struct Status: DaemonCommand {
     }
 
     func run(_ registry: ModuleRegistry) async throws {
-        let configuration = try global.loadConfiguration(registry)
+        var configuration = try global.loadConfiguration(registry)
         let path = configuration.daemon.pidFile
         let state = PidFile(path: path).state()
         let pid = state.livePID
+        if let pid { configuration.node = try runningNode(configuration, pid: pid, requested: global.requestedNode) }
         var report = Report(node: configuration.node, running: pid != nil, starting: false, pid: pid, modules: [])
         switch state {
         case .starting: report.starting = true

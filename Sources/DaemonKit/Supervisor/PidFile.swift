@@ -42,7 +42,7 @@ public struct PidFile: Sendable {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return .notRunning }
         defer { close(descriptor) }
-        let written = Self.pid(in: Self.contents(of: descriptor))
+        let written = Self.pid(in: Self.lines(of: descriptor).first ?? "")
         var probe = Self.wholeFile(F_WRLCK)
         guard fcntl(descriptor, F_GETLK, &probe) == 0, probe.l_type != F_UNLCK else {
             return written.map { .stale(pid: $0, pidIsAlive: Self.isAlive($0)) } ?? .notRunning
@@ -52,7 +52,17 @@ public struct PidFile: Sendable {
         return written == holder ? .running(pid: holder) : .starting(pid: holder)
     }
 
-    /// Takes the file for this supervisor: creates it (and its folder), locks it, and empties it until `Lock.publish()`
+    /// The node name a supervisor that is up wrote under its pid: the CLI's commands act on the node that runs, whatever
+    /// name their own configuration would give this host (`pgdaemon run --node NAME`).
+    public func node() -> String? {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { return nil }
+        defer { close(descriptor) }
+        let lines = Self.lines(of: descriptor)
+        return lines.count > 1 && !lines[1].isEmpty ? lines[1] : nil
+    }
+
+    /// Takes the file for this supervisor: creates it (and its folder), locks it, and empties it until `Lock.publish(node:)`
     /// writes the pid. Throws `PidFileHeld` when a live supervisor holds it.
     public func lock() throws -> Lock {
         try FileManager.default.createDirectory(
@@ -94,9 +104,9 @@ public struct PidFile: Sendable {
             self.descriptor = descriptor
         }
 
-        /// Writes this process's pid: the supervisor is up.
-        public func publish() throws {
-            let text = Array("\(getpid())\n".utf8)
+        /// Writes this process's pid, and under it the node's name: the supervisor is up.
+        public func publish(node: String) throws {
+            let text = Array("\(getpid())\n\(node)\n".utf8)
             guard ftruncate(descriptor, 0) == 0, pwrite(descriptor, text, text.count, 0) == text.count else {
                 throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO)
             }
@@ -127,11 +137,12 @@ public struct PidFile: Sendable {
         return lock
     }
 
-    /// The first bytes of the file: a pid and a newline need 12 at most; more is not a pid file's.
-    private static func contents(of descriptor: Int32) -> String {
-        var buffer = [UInt8](repeating: 0, count: 32)
+    /// The file's first two lines, the pid and the node's name, from its first 4 KiB: more is not a pid file's.
+    private static func lines(of descriptor: Int32) -> [String] {
+        var buffer = [UInt8](repeating: 0, count: 4096)
         let count = pread(descriptor, &buffer, buffer.count, 0)
         return String(decoding: buffer.prefix(max(count, 0)), as: UTF8.self)
+            .split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false).prefix(2).map(String.init)
     }
 
     private static func pid(in text: String) -> Int32? {

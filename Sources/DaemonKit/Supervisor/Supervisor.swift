@@ -142,7 +142,7 @@ public actor Supervisor {
         for entry in configuration.validModules {
             await start(entry, registration: registration)
         }
-        try pidFile.publish()
+        try pidFile.publish(node: configuration.node)
         let statusServer = serveStatus()
         defer { statusServer?.stop() }
         logger.notice(
