@@ -65,12 +65,15 @@ struct QueueLimitTests {
             try await connection.execute(
                 "CREATE TABLE limit_sample (session integer, sample bigint, queue text, concurrency_key text, running integer)"
             )
-            /// The samples taken so far, by a connection of its own, as the server restarts in between.
-            func samples() async throws -> Int {
+            /// The count `query` selects as `n`, by a connection of its own, as the server restarts in between.
+            func count(_ query: SQL) async throws -> Int {
                 let observer = try await Connection.connect(ConnectionOptions(url))
                 defer { Task { await observer.close() } }
-                return try await observer.query("SELECT count(*) AS n FROM limit_sample WHERE queue = ''")[0]
-                    .decode(Int.self, "n")
+                return try await observer.query(query)[0].decode(Int.self, "n")
+            }
+            /// The samples taken so far.
+            func samples() async throws -> Int {
+                try await count("SELECT count(*) AS n FROM limit_sample WHERE queue = ''")
             }
             var sampling = Self.startSampling(url)
             try await waitUntil("the sampler took its first sample") { try await samples() > 0 }
@@ -90,16 +93,13 @@ struct QueueLimitTests {
                 FROM generate_series(1, 101) AS i
                 """)
             await connection.close()
-            /// Tasks done, by a connection of its own, as the server restarts in between.
+            /// Tasks of `type` done.
             func done(_ type: String = "Sleep") async throws -> Int {
-                let connection = try await Connection.connect(ConnectionOptions(url))
-                defer { Task { await connection.close() } }
-                return try await connection.query(
+                try await count(
                     """
                     SELECT count(DISTINCT task_id) AS n FROM scheduler_task_history
                     WHERE status = 'done' AND task_type = \(type)
-                    """
-                )[0].decode(Int.self, "n")
+                    """)
             }
             try await waitUntil("a fifth of the long tasks ran", timeout: .seconds(60)) { try await done() >= 20 }
             _ = nodes[0].killNode()

@@ -55,8 +55,7 @@ public struct QueuesSection: ConfigurationSection, Equatable {
 
     /// Whether a claim locks the queue's row to count its running tasks or starts ("" for the queues it names not).
     func locksRow(_ name: String) -> Bool {
-        let queue = settings(for: name)
-        return queue.limit != nil || queue.keyLimit != nil || queue.rate != nil
+        isLimited(name) || settings(for: name).rate != nil
     }
 
     /// Whether a claim locks the row of some queue: one that the configuration names, or every other, under the

@@ -38,9 +38,9 @@ struct TaskStore: Sendable {
     /// priority value first, then oldest, within the queues' limits, skipping rows other workers are claiming at the
     /// same moment; they come back in no set order, each with its turn in the claim (the worker orders what its
     /// claims bring). One statement for both, so a busy worker pays one round trip per batch, and a second only when
-    /// some of `all` are released (`releasing`). The claim itself is `scheduler_claim_tasks` (sql/0019), which counts the recorded tasks out of
-    /// the limits' counts, as they leave the running rows in the same statement, and wakes other workers when it leaves
-    /// free slots that they freed.
+    /// some of `all` are released (`releasing`). The claim itself is `scheduler_claim_tasks` (sql/0019), which counts
+    /// the recorded tasks out of the limits' counts, as they leave the running rows in the same statement, and wakes
+    /// other workers when it leaves free slots that they freed.
     func claim(limit: Int, rooms: [String: Int] = [:], token: String, recording all: [TaskOutcome] = []) async throws
         -> [ClaimedTask]
     {
@@ -50,7 +50,8 @@ struct TaskStore: Sendable {
             WITH \(recording)claimed AS (
                 SELECT * FROM scheduler_claim_tasks(
                     \(token), \(node), \(limit), \(try PostgresJSON(rooms))::jsonb, \(Self.idArray(outcomes))::bigint[],
-                    \(try Self.textArray(Set(outcomes.map(\.token)))), \(try Self.textArray(Set(outcomes.map(\.queue))))))
+                    \(try Self.textArray(Set(outcomes.map(\.token)))),
+                    \(try Self.textArray(Set(outcomes.map(\.queue))))))
             SELECT *, extract(epoch FROM clock_timestamp())::float8 AS server_clock FROM claimed
             """
         let rows = try await Self.retryingDeadlocks { try await connection.query(statement, prepared: true) }
