@@ -9,7 +9,7 @@ public enum PostgresTimestamp {
     private static let microsecondsPerDay: Int64 = 86_400_000_000
 
     /// Formats a date in UTC with microseconds, the server's precision: `2026-11-29 18:54:17.123456+00`.
-    static func format(_ date: Date) -> String {
+    public static func format(_ date: Date) -> String {
         let (year, month, day, second, fraction) = utcFields(date)
         let era = year <= 0 ? " BC" : ""
         let shownYear = year <= 0 ? 1 - year : year

@@ -29,31 +29,37 @@ public final class SchedulerCronTaskManager: DaemonModule {
     public func run() async throws -> ModuleStep {
         let now = Date()
         var earliest = now.addingTimeInterval(60)
+        let known = try await store.entrySlots()
+        var due: [CronStore.DueSlot] = []
+        var nextSlots: [String: Date] = [:]
+        var queuing: [CronEntry] = []
         for entry in context.configuration.section(CronSection.self).entries {
-            let last = try await store.lastSlot(of: entry)
-            var due: [Date] = []
-            var slot = entry.schedule.next(after: last ?? now.addingTimeInterval(-1), in: entry.timeZone)
-            while let current = slot, current <= now, due.count < 10_000 {
-                due.append(current)
+            let slots = known[entry.name]
+            var entryDue: [Date] = []
+            var slot = entry.schedule.next(after: slots?.last ?? now.addingTimeInterval(-1), in: entry.timeZone)
+            while let current = slot, current <= now, entryDue.count < 10_000 {
+                entryDue.append(current)
                 slot = entry.schedule.next(after: current, in: entry.timeZone)
             }
             // Slots within the tolerance are on time (a takeover may straddle one) and all run; older ones were
             // missed, and catch_up decides about them.
-            let missed = due.filter { now.timeIntervalSince($0) > Self.tolerance }
+            let missed = entryDue.filter { now.timeIntervalSince($0) > Self.tolerance }
             let caughtUp = entry.catchUp == .once ? missed.last : nil
-            for slot in due {
-                let runs = !missed.contains(slot) || slot == caughtUp
-                try await store.record(entry, slot: slot, missed: !runs, fence: context.fence, node: context.node)
-            }
-            if entry.overlap == .queue, try await store.enqueueQueued(entry, fence: context.fence) {
-                // A slot waits for the previous task to end; look again in a second.
-                earliest = min(earliest, now.addingTimeInterval(1))
-            }
+            due += entryDue.map { .init(entry: entry, slot: $0, missed: missed.contains($0) && $0 != caughtUp) }
+            if entry.overlap == .queue, slots?.queued == true || !entryDue.isEmpty { queuing.append(entry) }
             if let slot {
                 earliest = min(earliest, slot)
-                try await store.setNextSlot(slot, of: entry)
+                if slot != slots?.next { nextSlots[entry.name] = slot }
             }
         }
+        // Every entry's slots that came since the last look go in together: 1,000 entries due in the same second
+        // are one transaction, so the last of them is as late as the first.
+        try await store.record(due, fence: context.fence, node: context.node)
+        for entry in queuing where try await store.enqueueQueued(entry, fence: context.fence) {
+            // A slot waits for the previous task to end; look again in a second.
+            earliest = min(earliest, now.addingTimeInterval(1))
+        }
+        try await store.setNextSlots(nextSlots)
         try await store.updateLastStatus()
         let wait = min(Duration.milliseconds(Int64(max(earliest.timeIntervalSinceNow, 0) * 1000)), Self.longestSleep)
         _ = try await context.stop.sleep(for: wait)

@@ -13,67 +13,179 @@ public struct CronStore: Sendable {
     }
 
     /// Makes `scheduler_recurrent_task` hold exactly `entries`, keeping the runs recorded for those still configured.
+    /// One statement for them all: a manager with 10,000 entries starts in well under a second.
     func register(_ entries: [CronEntry]) async throws {
+        let rows = try PostgresJSON(
+            entries.map {
+                RegisteredEntry(
+                    name: $0.name, schedule: $0.schedule.expression, timezone: $0.timeZoneIdentifier,
+                    taskType: $0.taskType, catchUp: $0.catchUp.rawValue, overlap: $0.overlap.rawValue)
+            })
         try await connection.transaction { connection in
-            for entry in entries {
-                try await connection.execute(
-                    """
-                    INSERT INTO scheduler_recurrent_task AS r (name, schedule, timezone, task_type, catch_up, overlap)
-                    VALUES (\(entry.name), \(entry.schedule.expression), \(entry.timeZoneIdentifier), \(entry.taskType),
-                            \(entry.catchUp.rawValue), \(entry.overlap.rawValue))
-                    ON CONFLICT (name) DO UPDATE
-                    SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, task_type = EXCLUDED.task_type,
-                        catch_up = EXCLUDED.catch_up, overlap = EXCLUDED.overlap
-                    """)
-            }
+            try await connection.execute(
+                """
+                INSERT INTO scheduler_recurrent_task AS r (name, schedule, timezone, task_type, catch_up, overlap)
+                SELECT name, schedule, timezone, task_type, catch_up, overlap
+                FROM jsonb_to_recordset(\(rows)::jsonb)
+                    AS e(name text, schedule text, timezone text, task_type text, catch_up text, overlap text)
+                ON CONFLICT (name) DO UPDATE
+                SET schedule = EXCLUDED.schedule, timezone = EXCLUDED.timezone, task_type = EXCLUDED.task_type,
+                    catch_up = EXCLUDED.catch_up, overlap = EXCLUDED.overlap
+                """)
             try await connection.execute(
                 """
                 DELETE FROM scheduler_recurrent_task
-                WHERE name NOT IN (SELECT jsonb_array_elements_text(\(try PostgresJSON(entries.map(\.name)))::jsonb))
+                WHERE name NOT IN (SELECT name FROM jsonb_to_recordset(\(rows)::jsonb) AS e(name text))
                 """)
         }
     }
 
-    /// The last slot recorded for the entry, run or skipped.
-    func lastSlot(of entry: CronEntry) async throws -> Date? {
-        try await connection.query(
-            "SELECT last_execution_time FROM scheduler_recurrent_task WHERE name = \(entry.name)"
-        ).first?.decode(Date?.self, "last_execution_time")
+    /// An entry's row in `scheduler_recurrent_task`, as `register` writes it.
+    private struct RegisteredEntry: Codable, Sendable {
+        var name, schedule, timezone, taskType, catchUp, overlap: String
+
+        enum CodingKeys: String, CodingKey {
+            case name, schedule, timezone, overlap
+            case taskType = "task_type"
+            case catchUp = "catch_up"
+        }
     }
 
-    /// Shows the entry's next slot.
-    func setNextSlot(_ slot: Date, of entry: CronEntry) async throws {
+    /// What the manager reads of an entry before it looks for due slots.
+    struct EntrySlots: Sendable {
+        /// The last slot recorded, run or skipped.
+        var last: Date?
+        /// The next slot, as shown.
+        var next: Date?
+        /// Slots of it wait for the previous task (overlap queue).
+        var queued: Bool
+    }
+
+    /// Every registered entry's slots, by name, in one statement.
+    func entrySlots() async throws -> [String: EntrySlots] {
+        var slots: [String: EntrySlots] = [:]
+        for row in try await connection.query(
+            """
+            SELECT r.name, r.last_execution_time, r.next_execution_time,
+                   EXISTS (SELECT 1 FROM scheduler_cron_slot AS s WHERE s.name = r.name AND s.status = 'queued') AS queued
+            FROM scheduler_recurrent_task AS r
+            """)
+        {
+            slots[try row.decode(String.self, "name")] = EntrySlots(
+                last: try row.decode(Date?.self, "last_execution_time"),
+                next: try row.decode(Date?.self, "next_execution_time"), queued: try row.decode(Bool.self, "queued"))
+        }
+        return slots
+    }
+
+    /// Shows the entries' next slots, in one statement.
+    func setNextSlots(_ slots: [String: Date]) async throws {
+        guard !slots.isEmpty else { return }
+        let rows = try PostgresJSON(slots.map { NextSlot(name: $0.key, next: $0.value.timeIntervalSince1970) })
         try await connection.execute(
-            "UPDATE scheduler_recurrent_task SET next_execution_time = \(slot) WHERE name = \(entry.name)")
+            """
+            UPDATE scheduler_recurrent_task AS r SET next_execution_time = to_timestamp(e.next)
+            FROM jsonb_to_recordset(\(rows)::jsonb) AS e(name text, next float8) WHERE r.name = e.name
+            """)
     }
 
-    /// Records the slot, in one transaction, only while `fence` holds and only if no one recorded the slot before: so
-    /// a slot runs once in the cluster. A `missed` slot, and any while the entry is paused, is skipped; while the
-    /// entry's previous task still waits or runs, `overlap` decides: skipped, queued (enqueued later by
-    /// `enqueueQueued`), or enqueued anyway. Returns the status recorded, nil when the slot was recorded before.
-    @discardableResult
-    func record(_ entry: CronEntry, slot: Date, missed: Bool, fence: Fence?, node: String) async throws -> String? {
+    /// An entry's next slot, in seconds since 1970 (a whole second: to_timestamp keeps it exact).
+    private struct NextSlot: Codable, Sendable {
+        var name: String
+        var next: Double
+    }
+
+    /// A slot of an entry whose time has come. `missed`: past the tolerance, and catch_up does not run it.
+    struct DueSlot: Sendable {
+        var entry: CronEntry
+        var slot: Date
+        var missed: Bool
+    }
+
+    /// Records the slots, in one transaction, only while `fence` holds and only where no one recorded the slot
+    /// before: so a slot runs once in the cluster. The entries' rows are locked first, in name order; a slot not
+    /// after its entry's last one, as read under the lock, was recorded meanwhile and is left out. A `missed` slot,
+    /// and any while the entry is paused, is skipped; while the entry's previous task still waits or runs, `overlap`
+    /// decides: skipped, queued (enqueued later by `enqueueQueued`), or enqueued anyway. All the slots' tasks go in
+    /// with one `scheduler_task_add_many`: 10,000 entries due at once cost a few statements, not 10,000 transactions.
+    func record(_ due: [DueSlot], fence: Fence?, node: String) async throws {
+        guard !due.isEmpty else { return }
         let condition: SQL = fence?.condition ?? "TRUE"
-        let epoch = fence?.epoch
-        return try await connection.transaction { connection in
-            let state = try await Self.lock(entry.name, on: connection)
-            let (status, reason) = Self.status(of: entry, missed: missed, state)
-            let claimed = try await connection.execute(
-                """
-                INSERT INTO scheduler_cron_slot (name, slot, status, reason, epoch, node)
-                SELECT \(entry.name)::text, \(slot)::timestamptz, \(status)::text, \(reason)::text, \(epoch)::bigint,
-                       \(node)::text
-                WHERE \(condition)
-                ON CONFLICT (name, slot) DO NOTHING
-                """)
-            guard claimed == 1 else { return nil }
-            if status == "enqueued" { try await Self.enqueue(entry, slot: slot, on: connection) }
+        try await connection.transaction { connection in
+            var states = try await Self.lock(Set(due.map(\.entry.name)), on: connection)
+            var rows: [SlotRow] = []
+            for slot in due {
+                guard var state = states[slot.entry.name], state.last.map({ slot.slot > $0 }) ?? true else { continue }
+                let (status, reason) = Self.status(of: slot.entry, missed: slot.missed, state)
+                // The entry's later slots in this batch see what this one did, as they would one transaction on.
+                state.last = slot.slot
+                state.busy = state.busy || status == "enqueued"
+                state.queued = state.queued || status == "queued"
+                states[slot.entry.name] = state
+                rows.append(
+                    SlotRow(index: rows.count, entry: slot.entry, slot: slot.slot, status: status, reason: reason))
+            }
+            let recorded = Set(
+                try await connection.query(
+                    """
+                    WITH e AS (
+                        SELECT * FROM jsonb_to_recordset(\(try PostgresJSON(rows))::jsonb)
+                            AS e(index integer, name text, slot timestamptz, status text, reason text)
+                    ), inserted AS (
+                        INSERT INTO scheduler_cron_slot (name, slot, status, reason, epoch, node)
+                        SELECT name, slot, status, reason, \(fence?.epoch)::bigint, \(node)::text FROM e
+                        WHERE \(condition)
+                        ON CONFLICT (name, slot) DO NOTHING
+                        RETURNING name, slot
+                    )
+                    SELECT e.index FROM e JOIN inserted USING (name, slot)
+                    """
+                ).map { try $0.decode(Int.self, "index") })
+            rows.removeAll { !recorded.contains($0.index) }
+            try await Self.enqueue(rows.filter { $0.status == "enqueued" }, on: connection)
             try await connection.execute(
                 """
-                UPDATE scheduler_recurrent_task
-                SET last_execution_time = \(slot), last_status = \(status) WHERE name = \(entry.name)
+                UPDATE scheduler_recurrent_task AS r SET last_execution_time = e.slot, last_status = e.status
+                FROM (SELECT DISTINCT ON (name) name, slot, status
+                      FROM jsonb_to_recordset(\(try PostgresJSON(rows))::jsonb) AS e(name text, slot timestamptz, status text)
+                      ORDER BY name, slot DESC) AS e
+                WHERE r.name = e.name
                 """)
-            return status
+        }
+    }
+
+    /// A slot as `record` and `enqueue` write it, with its entry's task; `index` is its place in the batch.
+    private struct SlotRow: Codable, Sendable {
+        var index: Int
+        var name: String
+        /// The slot as the server writes it (`PostgresTimestamp`), so that it compares equal to the stored one.
+        var slot: String
+        var status: String
+        var reason: String?
+        var taskType: String
+        var taskData: String
+        var priority: Int
+        var maxAttempts: Int
+        var queue: String
+
+        init(index: Int, entry: CronEntry, slot: Date, status: String, reason: String? = nil) {
+            self.index = index
+            name = entry.name
+            self.slot = PostgresTimestamp.format(slot)
+            self.status = status
+            self.reason = reason
+            taskType = entry.taskType
+            taskData = entry.taskDataJSON
+            priority = entry.priority
+            maxAttempts = entry.maxAttempts
+            queue = entry.queue
+        }
+
+        enum CodingKeys: String, CodingKey {
+            case index, name, slot, status, reason, priority, queue
+            case taskType = "task_type"
+            case taskData = "task_data"
+            case maxAttempts = "max_attempts"
         }
     }
 
@@ -93,7 +205,7 @@ public struct CronStore: Sendable {
                 ORDER BY slot LIMIT 2
                 """)
             guard let slot = try oldest.first?.decode(Date.self, "slot") else { return false }
-            try await Self.enqueue(entry, slot: slot, on: connection)
+            try await Self.enqueue([SlotRow(index: 0, entry: entry, slot: slot, status: "enqueued")], on: connection)
             try await connection.execute(
                 "UPDATE scheduler_cron_slot SET status = 'enqueued' WHERE name = \(entry.name) AND slot = \(slot)")
             return oldest.count > 1
@@ -110,7 +222,8 @@ public struct CronStore: Sendable {
                 INSERT INTO scheduler_cron_slot (name, slot, status, node) VALUES (\(entry.name), now(), 'manual', \(node))
                 RETURNING slot
                 """)[0].decode(Date.self, "slot")
-            return try await Self.enqueue(entry, slot: slot, on: connection)
+            return try await Self.enqueue(
+                [SlotRow(index: 0, entry: entry, slot: slot, status: "manual")], on: connection)[0]
         }
     }
 
@@ -170,40 +283,76 @@ public struct CronStore: Sendable {
         }
     }
 
-    /// An entry's state, read under its row lock.
-    private typealias EntryState = (paused: Bool, busy: Bool, queued: Bool)
+    /// An entry's state, read under its row lock: paused, its previous task still waiting or running (busy), slots
+    /// of it queued, and its last slot.
+    private struct EntryState {
+        var paused: Bool
+        var busy: Bool
+        var queued: Bool
+        var last: Date?
+    }
 
-    /// Locks the entry's row and reads its state: paused, its previous task still waiting or running (busy), and
-    /// slots of it queued.
+    /// Locks the entry's row and reads its state.
     private static func lock(_ name: String, on connection: Connection) async throws -> EntryState {
-        let rows = try await connection.query(
+        guard let state = try await lock([name], on: connection)[name] else { throw CronEntryMissing(name: name) }
+        return state
+    }
+
+    /// Locks the entries' rows, in name order so that two lockers never wait for each other, and reads their states.
+    private static func lock(_ names: Set<String>, on connection: Connection) async throws -> [String: EntryState] {
+        var states: [String: EntryState] = [:]
+        for row in try await connection.query(
             """
-            SELECT r.paused_at IS NOT NULL AS paused,
+            SELECT r.name, r.paused_at IS NOT NULL AS paused, r.last_execution_time,
                    r.last_task_id IS NOT NULL
                    AND (EXISTS (SELECT 1 FROM scheduler_task AS t WHERE t.id = r.last_task_id)
                         OR EXISTS (SELECT 1 FROM scheduler_future_task AS f WHERE f.id = r.last_task_id)) AS busy,
                    EXISTS (SELECT 1 FROM scheduler_cron_slot AS s WHERE s.name = r.name AND s.status = 'queued') AS queued
-            FROM scheduler_recurrent_task AS r WHERE r.name = \(name) FOR UPDATE OF r
+            FROM scheduler_recurrent_task AS r
+            WHERE r.name IN (SELECT jsonb_array_elements_text(\(try PostgresJSON(Array(names)))::jsonb))
+            ORDER BY r.name FOR UPDATE OF r
             """)
-        guard let row = rows.first else { throw CronEntryMissing(name: name) }
-        return (
-            try row.decode(Bool.self, "paused"), try row.decode(Bool.self, "busy"), try row.decode(Bool.self, "queued")
-        )
+        {
+            states[try row.decode(String.self, "name")] = EntryState(
+                paused: try row.decode(Bool.self, "paused"), busy: try row.decode(Bool.self, "busy"),
+                queued: try row.decode(Bool.self, "queued"), last: try row.decode(Date?.self, "last_execution_time"))
+        }
+        return states
     }
 
-    /// Enqueues the entry's task for the slot and records it as the slot's task and the entry's last one, which the
-    /// overlap rule and `updateLastStatus` look at.
+    /// Enqueues the slots' tasks with one `scheduler_task_add_many` and records each as its slot's task and its
+    /// entry's last one, which the overlap rule and `updateLastStatus` look at. Returns the tasks' ids in order.
     @discardableResult
-    private static func enqueue(_ entry: CronEntry, slot: Date, on connection: Connection) async throws -> Int64 {
-        let taskID = try await TaskQueue(connection: connection).add(
-            NewTask(
-                type: entry.taskType, dataJSON: entry.taskDataJSON, name: entry.name, priority: entry.priority,
-                executionTime: slot, maxAttempts: entry.maxAttempts, queue: entry.queue))
+    private static func enqueue(_ slots: [SlotRow], on connection: Connection) async throws -> [Int64] {
+        guard !slots.isEmpty else { return [] }
+        let rows = try PostgresJSON(slots)
+        let ids = try await connection.query(
+            """
+            SELECT unnest(scheduler_task_add_many(jsonb_agg(jsonb_build_object(
+                       'task_type', task_type, 'task_data', task_data::jsonb, 'name', name, 'priority', priority,
+                       'execution_time', slot, 'max_attempts', max_attempts, 'queue', queue) ORDER BY index))) AS id
+            FROM jsonb_to_recordset(\(rows)::jsonb) AS e(index integer, name text, slot timestamptz, task_type text,
+                                                         task_data text, priority integer, max_attempts integer,
+                                                         queue text)
+            """
+        ).map { try $0.decode(Int64.self, "id") }
+        let tasks = try PostgresJSON(zip(slots, ids).map { SlotTask(name: $0.name, slot: $0.slot, task: $1) })
         try await connection.execute(
-            "UPDATE scheduler_cron_slot SET task_id = \(taskID) WHERE name = \(entry.name) AND slot = \(slot)")
-        try await connection.execute(
-            "UPDATE scheduler_recurrent_task SET last_task_id = \(taskID) WHERE name = \(entry.name)")
-        return taskID
+            """
+            WITH e AS (SELECT * FROM jsonb_to_recordset(\(tasks)::jsonb) AS e(name text, slot timestamptz, task bigint)),
+            slots AS (UPDATE scheduler_cron_slot AS s SET task_id = e.task FROM e WHERE s.name = e.name AND s.slot = e.slot)
+            UPDATE scheduler_recurrent_task AS r SET last_task_id = e.task
+            FROM (SELECT DISTINCT ON (name) name, task FROM e ORDER BY name, slot DESC) AS e
+            WHERE r.name = e.name
+            """)
+        return ids
+    }
+
+    /// A slot's task, as `enqueue` records it.
+    private struct SlotTask: Codable, Sendable {
+        var name: String
+        var slot: String
+        var task: Int64
     }
 
     /// Copies the outcome of each entry's last task from history.
