@@ -153,9 +153,12 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
             } else if !hours.contains(hour) {
                 next = instant.addingTimeInterval(Double(3600 - minute * 60 - second))
             } else if !minutes.contains(minute) {
-                next = instant.addingTimeInterval(Double(60 - second))
+                // Straight to the next minute of the field in this hour, or to the next hour.
+                let later = minutes.filter { $0 > minute }.min() ?? 60
+                next = instant.addingTimeInterval(Double((later - minute) * 60 - second))
             } else if !seconds.contains(second) {
-                next = instant.addingTimeInterval(1)
+                let later = seconds.filter { $0 > second }.min() ?? 60
+                next = instant.addingTimeInterval(Double(later - second))
             } else {
                 if fixedHours, isRepeatedWallTime(instant, timeZone) {
                     instant = instant.addingTimeInterval(1)

@@ -33,13 +33,14 @@ public final class SchedulerCronTaskManager: DaemonModule {
         var due: [CronStore.DueSlot] = []
         var nextSlots: [String: Date] = [:]
         var queuing: [CronEntry] = []
+        var memo = CronSlotMemo()
         for entry in context.configuration.section(CronSection.self).entries {
             let slots = known[entry.name]
             var entryDue: [Date] = []
-            var slot = entry.schedule.next(after: slots?.last ?? now.addingTimeInterval(-1), in: entry.timeZone)
+            var slot = memo.next(of: entry, after: slots?.last ?? now.addingTimeInterval(-1))
             while let current = slot, current <= now, entryDue.count < 10_000 {
                 entryDue.append(current)
-                slot = entry.schedule.next(after: current, in: entry.timeZone)
+                slot = memo.next(of: entry, after: current)
             }
             // Slots within the tolerance are on time (a takeover may straddle one) and all run; older ones were
             // missed, and catch_up decides about them.
