@@ -7,7 +7,8 @@ import Testing
 struct CronTests {
     /// Thirty seconds of a per-second entry on three nodes, with the manager's node killed after the third slot. Its
     /// overlap is allow: a task the killed node ran waits for the rescuer, and the default (skip) would skip the slots
-    /// meanwhile, as CronControlTests shows.
+    /// meanwhile, as CronControlTests shows. The manager prepares each slot ahead and commits it at its time; the
+    /// kill may fall in that wait, and the slot is still run once.
     @Test func aPerSecondEntryRunsEverySlotOnceWhileTheManagerFailsOver() async throws {
         try await withTestDatabase { database in
             let modules = """
@@ -55,6 +56,17 @@ struct CronTests {
                 "SELECT count(*) AS n, count(DISTINCT scheduled_for) AS d FROM scheduler_task_history WHERE name = 'tick'"
             )[0]
             #expect(try tasks.decode(Int.self, "n") == tasks.decode(Int.self, "d"), "each slot's task ran once")
+            // A slot's batch is prepared ahead of it and committed at its time: its task is due at its slot and starts
+            // no earlier.
+            let early = try await connection.query(
+                """
+                SELECT count(*) FILTER (WHERE h.scheduled_for IS DISTINCT FROM s.slot) AS misdated,
+                       count(*) FILTER (WHERE h.started_at < s.slot) AS early
+                FROM scheduler_cron_slot AS s JOIN scheduler_task_history AS h ON h.task_id = s.task_id
+                WHERE s.name = 'tick'
+                """)[0]
+            #expect(try early.decode(Int.self, "misdated") == 0, "each task is due at its slot")
+            #expect(try early.decode(Int.self, "early") == 0, "no task started before its slot")
             let summary = try await nodes.last!.command(["summary", "SchedulerCronTaskManager"])
             #expect(summary.stdout.hasPrefix("Recurrent tasks:"))
             #expect(summary.stdout.contains("tick"))

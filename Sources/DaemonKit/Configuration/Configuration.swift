@@ -115,8 +115,10 @@ public struct Configuration: Sendable {
         let pairs = try reader.mapping(root, "")
         try reader.checkKeys(pairs, allowed: Self.ownKeys + registry.sections.map { $0.key }, "")
         let shared = ["modules"] + registry.sections.filter { $0.sharedInCluster }.map { $0.key }
-        hash = Self.sharedHash(pairs.filter { shared.contains($0.key) })
-        sectionsHash = Self.sharedHash(pairs.filter { !Self.ownKeys.contains($0.key) })
+        // Each section in canonical form once: the cron section of 10,000 entries is most of the file.
+        let canonical = pairs.map { (key: $0.key, text: Self.canonical($0.value)) }
+        hash = Self.sharedHash(canonical.filter { shared.contains($0.key) })
+        sectionsHash = Self.sharedHash(canonical.filter { !Self.ownKeys.contains($0.key) })
         var sawModules = false
         for (key, _, value) in pairs {
             switch key {
@@ -218,11 +220,9 @@ public struct Configuration: Sendable {
         }
     }
 
-    /// The hash of the sections every node must share, in a canonical form so that formatting and the order of keys
-    /// do not count.
-    private static func sharedHash(_ pairs: [(key: String, keyNode: Node, value: Node)]) -> String {
-        let shared = pairs.sorted { $0.key < $1.key }
-        return shortHash(shared.map { pair in "\(pair.key): \(canonical(pair.value))" }.joined(separator: "\n"))
+    /// The hash of sections in canonical form (`canonical`), so that formatting and the order of keys do not count.
+    private static func sharedHash(_ sections: [(key: String, text: String)]) -> String {
+        shortHash(sections.sorted { $0.key < $1.key }.map { "\($0.key): \($0.text)" }.joined(separator: "\n"))
     }
 
     /// A node as text in one form: scalars quoted, mappings with their pairs sorted. Written here rather than with
@@ -231,9 +231,7 @@ public struct Configuration: Sendable {
     private static func canonical(_ node: Node) -> String {
         switch node {
         case .scalar(let scalar):
-            return "\""
-                + scalar.string.replacingOccurrences(of: "\\", with: "\\\\")
-                .replacingOccurrences(of: "\"", with: "\\\"") + "\""
+            return quoted(scalar.string)
         case .mapping(let mapping):
             return "{" + mapping.map { "\(canonical($0.key)): \(canonical($0.value))" }.sorted().joined(separator: ", ")
                 + "}"
@@ -242,6 +240,18 @@ public struct Configuration: Sendable {
         case .alias(let alias):
             return "*" + alias.anchor.rawValue
         }
+    }
+
+    /// The text in double quotes, with a backslash before each quote and backslash in it. By hand rather than with
+    /// Foundation's replacingOccurrences, which made hashing a configuration of 10,000 cron entries take 0.2 s.
+    private static func quoted(_ text: String) -> String {
+        var quoted = "\""
+        for character in text.unicodeScalars {
+            if character == "\"" || character == "\\" { quoted.unicodeScalars.append("\\") }
+            quoted.unicodeScalars.append(character)
+        }
+        quoted.unicodeScalars.append("\"")
+        return quoted
     }
 
     /// FNV-1a 64 of the text, in hex: enough to tell configurations apart, not a security measure.

@@ -5,13 +5,13 @@ public import Foundation
 /// `@hourly`. As in Vixie cron, when both day fields are restricted a day matching either one matches.
 public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     public let expression: String
-    let seconds: Set<Int>
-    let minutes: Set<Int>
-    let hours: Set<Int>
-    let daysOfMonth: Set<Int>
-    let months: Set<Int>
+    let seconds: CronField
+    let minutes: CronField
+    let hours: CronField
+    let daysOfMonth: CronField
+    let months: CronField
     /// 0 is Sunday (7 is read as Sunday too).
-    let daysOfWeek: Set<Int>
+    let daysOfWeek: CronField
     let anyDayOfMonth: Bool
     let anyDayOfWeek: Bool
 
@@ -51,7 +51,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
         if fields.count == 5 { fields.insert("0", at: 0) }
         func field(_ index: Int, _ name: String, _ range: ClosedRange<Int>, names: [String: Int] = [:])
             throws(CronError)
-            -> Set<Int>
+            -> CronField
         {
             do {
                 return try Self.parseField(fields[index], range: range, names: names)
@@ -65,7 +65,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
         hours = try field(2, "hour", 0...23)
         daysOfMonth = try field(3, "day-of-month", 1...31)
         months = try field(4, "month", 1...12, names: Self.monthNames)
-        daysOfWeek = Set(try field(5, "day-of-week", 0...7, names: Self.dayNames).map { $0 % 7 })
+        daysOfWeek = try field(5, "day-of-week", 0...7, names: Self.dayNames).folding(7, into: 0)
         anyDayOfMonth = fields[3].hasPrefix("*") || fields[3] == "?"
         anyDayOfWeek = fields[5].hasPrefix("*") || fields[5] == "?"
     }
@@ -75,7 +75,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
     }
 
     private static func parseField(_ text: String, range: ClosedRange<Int>, names: [String: Int]) throws(FieldError)
-        -> Set<Int>
+        -> CronField
     {
         func value(_ token: Substring) throws(FieldError) -> Int {
             if let number = Int(token) {
@@ -89,7 +89,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
             }
             return named
         }
-        var values: Set<Int> = []
+        var values = CronField()
         for part in text.split(separator: ",", omittingEmptySubsequences: false) {
             let pieces = part.split(separator: "/", maxSplits: 1, omittingEmptySubsequences: false)
             var step = 1
@@ -112,7 +112,7 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
                 lower = try value(base)
                 upper = pieces.count == 2 ? range.upperBound : lower
             }
-            values.formUnion(stride(from: lower, through: upper, by: step))
+            values.insert(stride(from: lower, through: upper, by: step))
         }
         return values
     }
@@ -154,10 +154,10 @@ public struct CronSchedule: Sendable, Equatable, CustomStringConvertible {
                 next = instant.addingTimeInterval(Double(3600 - minute * 60 - second))
             } else if !minutes.contains(minute) {
                 // Straight to the next minute of the field in this hour, or to the next hour.
-                let later = minutes.filter { $0 > minute }.min() ?? 60
+                let later = minutes.first(after: minute) ?? 60
                 next = instant.addingTimeInterval(Double((later - minute) * 60 - second))
             } else if !seconds.contains(second) {
-                let later = seconds.filter { $0 > second }.min() ?? 60
+                let later = seconds.first(after: second) ?? 60
                 next = instant.addingTimeInterval(Double(later - second))
             } else {
                 if fixedHours, isRepeatedWallTime(instant, timeZone) {

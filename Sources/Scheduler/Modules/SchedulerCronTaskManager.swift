@@ -19,26 +19,36 @@ public final class SchedulerCronTaskManager: DaemonModule {
 
     public let context: ModuleContext
     private let store: CronStore
+    private var lead = CronLead()
 
     public init(context: ModuleContext) async throws {
         self.context = context
         store = CronStore(connection: context.database)
-        try await store.register(context.configuration.section(CronSection.self).entries)
+        let entries = context.configuration.section(CronSection.self).entries
+        var memo = CronSlotMemo()
+        let now = Date()
+        try await store.register(entries, next: entries.map { memo.next(of: $0, after: now.addingTimeInterval(-1)) })
     }
 
     public func run() async throws -> ModuleStep {
+        let entries = context.configuration.section(CronSection.self).entries
         let now = Date()
-        var earliest = now.addingTimeInterval(60)
         let known = try await store.entrySlots()
+        var memo = CronSlotMemo()
+        let firsts = entries.map { memo.next(of: $0, after: known[$0.name]?.last ?? now.addingTimeInterval(-1)) }
+        // Slots due now go in at once. Otherwise the earliest slot's batch, once within the lead, is prepared now and
+        // committed at its time.
+        let earliest = firsts.compactMap { $0 }.min()
+        let ahead = earliest.map { $0 > now && now.addingTimeInterval(lead.seconds(for: firsts, at: $0)) >= $0 }
+        let horizon = ahead == true ? earliest! : now
         var due: [CronStore.DueSlot] = []
         var nextSlots: [String: Date] = [:]
         var queuing: [CronEntry] = []
-        var memo = CronSlotMemo()
-        for entry in context.configuration.section(CronSection.self).entries {
-            let slots = known[entry.name]
+        var next: [Date?] = []
+        for (entry, first) in zip(entries, firsts) {
             var entryDue: [Date] = []
-            var slot = memo.next(of: entry, after: slots?.last ?? now.addingTimeInterval(-1))
-            while let current = slot, current <= now, entryDue.count < 10_000 {
+            var slot = first
+            while let current = slot, current <= horizon, entryDue.count < 10_000 {
                 entryDue.append(current)
                 slot = memo.next(of: entry, after: current)
             }
@@ -47,23 +57,37 @@ public final class SchedulerCronTaskManager: DaemonModule {
             let missed = entryDue.filter { now.timeIntervalSince($0) > Self.tolerance }
             let caughtUp = entry.catchUp == .once ? missed.last : nil
             due += entryDue.map { .init(entry: entry, slot: $0, missed: missed.contains($0) && $0 != caughtUp) }
+            let slots = known[entry.name]
             if entry.overlap == .queue, slots?.queued == true || !entryDue.isEmpty { queuing.append(entry) }
-            if let slot {
-                earliest = min(earliest, slot)
-                if slot != slots?.next { nextSlots[entry.name] = slot }
-            }
+            if let slot, slot != slots?.next { nextSlots[entry.name] = slot }
+            next.append(slot)
         }
         // Every entry's slots that came since the last look go in together: 1,000 entries due in the same second
         // are one transaction, so the last of them is as late as the first.
-        try await store.record(due, fence: context.fence, node: context.node)
+        let stop = context.stop
+        if let preparation = try await store.record(
+            due, fence: context.fence, node: context.node,
+            beforeCommit: {
+                let wait = horizon.timeIntervalSinceNow
+                guard wait > 0 else { return true }
+                return try await !stop.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up))))
+            })
+        {
+            lead.learn(preparation: preparation, slots: due.count)
+            context.logger.debug(
+                "Recorded a batch of slots.",
+                metadata: ["slots": "\(due.count)", "preparation": "\(preparation)", "ahead": "\(ahead == true)"])
+        }
+        var wake = next.compactMap { $0 }.min() ?? now.addingTimeInterval(60)
         for entry in queuing where try await store.enqueueQueued(entry, fence: context.fence) {
             // A slot waits for the previous task to end; look again in a second.
-            earliest = min(earliest, now.addingTimeInterval(1))
+            wake = min(wake, now.addingTimeInterval(1))
         }
         try await store.setNextSlots(nextSlots)
         try await store.updateLastStatus()
-        let wait = min(Duration.milliseconds(Int64(max(earliest.timeIntervalSinceNow, 0) * 1000)), Self.longestSleep)
-        _ = try await context.stop.sleep(for: wait)
+        let wait = wake.timeIntervalSinceNow - lead.seconds(for: next, at: wake)
+        let milliseconds = Int64((max(wait, 0) * 1000).rounded(.up))
+        _ = try await context.stop.sleep(for: min(.milliseconds(milliseconds), Self.longestSleep))
         return .proceed
     }
 }
