@@ -129,7 +129,29 @@ struct ModuleConfigurationTests {
         #expect(failure?.keyPath == "modules.TestDaemon.sleep_pots")
         #expect(
             failure?.message
-                == "unknown key; expected one of cluster, discard_after, module, sleep_post, valid")
+                == "unknown key; expected one of cluster, discard_after, max_iteration, module, sleep_post, valid")
+    }
+
+    @Test func maxIterationAndTheSingletonLeaseReadWithTheirDefaults() throws {
+        let configuration = try loadConfiguration(
+            """
+            modules:
+              TestDaemon: { max_iteration: 30s }
+              Quiet: { module: TestDaemon, max_iteration: none }
+              SchedulerTaskWorker: {}
+              SchedulerCronTaskManager: {}
+            daemon: { singleton_lease: 30s }
+            """)
+        #expect(configuration.modules.map(\.maxIteration) == [.seconds(30), nil, nil, .seconds(300)])
+        #expect(configuration.daemon.singletonLease == .seconds(30))
+        #expect(try loadConfiguration("modules:\n  TestDaemon: {}\n").daemon.singletonLease == .seconds(10))
+        let short = error("daemon: { singleton_lease: 4s }\n")
+        #expect(short?.keyPath == "daemon.singleton_lease")
+        #expect(
+            short?.message
+                == "4s is too short: a lease must last longer than 4s, twice the holder's renewal interval")
+        #expect(
+            error("modules:\n  TestDaemon: { max_iteration: soon }\n")?.keyPath == "modules.TestDaemon.max_iteration")
     }
 
     @Test func aBadDurationSaysWhichAndWhy() {

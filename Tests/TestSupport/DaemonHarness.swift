@@ -30,9 +30,15 @@ public final class DaemonHarness {
     /// go on with further top-level sections such as `commands:`).
     /// `daemon.http` for the configuration, when set.
     public let http: String?
+    /// More `daemon:` settings, one `key: value` each.
+    public let daemonSettings: [String]
 
-    public init(connectionString: String, modules: String, node: String? = nil, http: String? = nil) async throws {
+    public init(
+        connectionString: String, modules: String, node: String? = nil, http: String? = nil,
+        daemonSettings: [String] = []
+    ) async throws {
         self.http = http
+        self.daemonSettings = daemonSettings
         folder = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-e2e-\(UUID().uuidString.prefix(8))")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         self.node = node ?? "node-\(UUID().uuidString.prefix(8).lowercased())"
@@ -48,7 +54,7 @@ public final class DaemonHarness {
             daemon:
               pid_file: \(pidFilePath)
               log_dir: \(folder.appending(path: "log").path)
-              shutdown_timeout: 5s\(http.map { "\n  http: \($0)" } ?? "")
+              shutdown_timeout: 5s\(http.map { "\n  http: \($0)" } ?? "")\(daemonSettings.map { "\n  \($0)" }.joined())
             modules:
             \(modules)
             """
@@ -97,6 +103,22 @@ public final class DaemonHarness {
         kill(supervisor, SIGKILL)
         for pid in pids where pid != supervisor { kill(pid, SIGKILL) }
         return pids
+    }
+
+    /// Freezes the whole node, supervisor first so that it restarts nothing, then its module processes, with
+    /// SIGSTOP, as a paused VM or a stuck storage mount would; returns the pids for `thaw`.
+    @discardableResult
+    public func freeze() -> [Int32] {
+        guard let supervisor = process?.pid else { return [] }
+        kill(supervisor, SIGSTOP)
+        let pids = [supervisor] + childProcesses(of: supervisor)
+        for pid in pids.dropFirst() { kill(pid, SIGSTOP) }
+        return pids
+    }
+
+    /// Lets the processes `freeze` stopped go on (SIGCONT).
+    public func thaw(_ pids: [Int32]) {
+        for pid in pids { kill(pid, SIGCONT) }
     }
 
     /// Waits for the supervisor to exit and returns its status.

@@ -17,6 +17,8 @@ struct Modules: DaemonCommand {
         var cluster: String
         var sleepPost: String
         var discardAfter: String
+        /// `none` when an iteration has no bound.
+        var maxIteration: String
         var description: String
     }
 
@@ -27,6 +29,7 @@ struct Modules: DaemonCommand {
                 name: entry.name, module: entry.type, configured: true, valid: entry.valid,
                 cluster: entry.cluster.rawValue, sleepPost: DurationText.format(entry.sleepPost),
                 discardAfter: DurationText.format(entry.discardAfter),
+                maxIteration: entry.maxIteration.map(DurationText.format) ?? "none",
                 description: registry[entry.type]?.description ?? "")
         }
         for name in registry.names where !configuration.modules.contains(where: { $0.type == name }) {
@@ -35,14 +38,17 @@ struct Modules: DaemonCommand {
                 Entry(
                     name: name, module: name, configured: false, valid: false, cluster: type.defaultCluster.rawValue,
                     sleepPost: DurationText.format(type.defaultSleepPost), discardAfter: "-",
+                    maxIteration: type.defaultMaxIteration.map(DurationText.format) ?? "none",
                     description: type.description))
         }
         if output.json { return try printJSON(entries) }
-        var table = TextTable("NAME", "MODULE", "RUNS", "CLUSTER", "SLEEP POST", "DISCARD AFTER", "DESCRIPTION")
+        var table = TextTable(
+            "NAME", "MODULE", "RUNS", "CLUSTER", "SLEEP POST", "DISCARD AFTER", "MAX ITERATION", "DESCRIPTION")
         for entry in entries {
             let runs = entry.configured ? (entry.valid ? "yes" : "no (valid: false)") : "no (not configured)"
             table.append([
-                entry.name, entry.module, runs, entry.cluster, entry.sleepPost, entry.discardAfter, entry.description,
+                entry.name, entry.module, runs, entry.cluster, entry.sleepPost, entry.discardAfter, entry.maxIteration,
+                entry.description,
             ])
         }
         print(table.rendered)

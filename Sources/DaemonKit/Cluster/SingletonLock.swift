@@ -45,11 +45,13 @@ public actor SingletonLock {
         try await connection.advisoryLock(key)
         let row = try await connection.query(
             """
-            INSERT INTO daemon_singleton AS s (module, node, pid, epoch, acquired_at, lock_objid)
-            VALUES (\(module), \(node), \(Int(getpid())), 1, now(), \(Int64(UInt32(bitPattern: key.id))))
+            INSERT INTO daemon_singleton AS s (module, node, pid, epoch, acquired_at, lock_objid, lease_renewed_at,
+                                               backend_pid)
+            VALUES (\(module), \(node), \(Int(getpid())), 1, now(), \(Int64(UInt32(bitPattern: key.id))), now(),
+                    pg_backend_pid())
             ON CONFLICT (module) DO UPDATE
             SET node = EXCLUDED.node, pid = EXCLUDED.pid, epoch = s.epoch + 1, acquired_at = now(),
-                lock_objid = EXCLUDED.lock_objid
+                lock_objid = EXCLUDED.lock_objid, lease_renewed_at = now(), backend_pid = EXCLUDED.backend_pid
             RETURNING epoch, pg_backend_pid() AS backend
             """)[0]
         // The server's own pid: behind a proxy, libpq's backend pid is the proxy's key.
@@ -66,6 +68,16 @@ public actor SingletonLock {
         guard let fence, await connection.ping() else { return false }
         let held = try? await connection.query("SELECT \(fence.condition) AS held").first?.decode(Bool.self, "held")
         return held == true
+    }
+
+    /// Renews this holder's lease (`SingletonLease`); false when its epoch is no longer the current one or the
+    /// statement failed.
+    @discardableResult
+    public func renew() async -> Bool {
+        guard let fence else { return false }
+        let renewed = try? await connection.execute(
+            "UPDATE daemon_singleton SET lease_renewed_at = now() WHERE module = \(module) AND epoch = \(fence.epoch)")
+        return renewed == 1
     }
 
     /// Lets go of the lock and closes the connection, so a waiting node takes over at once.

@@ -87,7 +87,8 @@ public struct Configuration: Sendable {
         registry.defaultModules.compactMap { name in
             registry[name].map { type in
                 ModuleConfiguration(
-                    name: name, type: name, cluster: type.defaultCluster, sleepPost: type.defaultSleepPost)
+                    name: name, type: name, cluster: type.defaultCluster, sleepPost: type.defaultSleepPost,
+                    maxIteration: type.defaultMaxIteration)
             }
         }
     }
@@ -143,7 +144,10 @@ public struct Configuration: Sendable {
         let pairs = try reader.mapping(node, "daemon")
         try reader.checkKeys(
             pairs,
-            allowed: ["pid_file", "log_dir", "log_keep_days", "shutdown_timeout", "http", "http_max_connections"],
+            allowed: [
+                "pid_file", "log_dir", "log_keep_days", "shutdown_timeout", "http", "http_max_connections",
+                "singleton_lease",
+            ],
             "daemon")
         for (key, _, value) in pairs {
             let path = "daemon.\(key)"
@@ -153,6 +157,15 @@ public struct Configuration: Sendable {
             case "log_keep_days": settings.logKeepDays = try reader.positiveInteger(value, path)
             case "shutdown_timeout": settings.shutdownTimeout = try reader.duration(value, path)
             case "http_max_connections": settings.httpMaxConnections = try reader.positiveInteger(value, path)
+            case "singleton_lease":
+                settings.singletonLease = try reader.duration(value, path)
+                let shortest = SingletonLease.renewalInterval * 2
+                guard settings.singletonLease > shortest else {
+                    throw reader.fail(
+                        value, path,
+                        "\(DurationText.format(settings.singletonLease)) is too short: a lease must last longer than "
+                            + "\(DurationText.format(shortest)), twice the holder's renewal interval")
+                }
             default:
                 let text = try reader.string(value, path)
                 guard HTTPAddress(text) != nil else {
@@ -165,7 +178,9 @@ public struct Configuration: Sendable {
         return settings
     }
 
-    private static let commonModuleKeys = ["module", "valid", "cluster", "sleep_post", "discard_after"]
+    private static let commonModuleKeys = [
+        "module", "valid", "cluster", "sleep_post", "discard_after", "max_iteration",
+    ]
 
     private static func moduleEntries(
         _ node: Node, _ reader: YAMLReader, _ registry: ModuleRegistry
@@ -184,7 +199,8 @@ public struct Configuration: Sendable {
             }
             try reader.checkKeys(pairs, allowed: commonModuleKeys + type.settings.map(\.name), path)
             var entry = ModuleConfiguration(
-                name: name, type: typeName, cluster: type.defaultCluster, sleepPost: type.defaultSleepPost)
+                name: name, type: typeName, cluster: type.defaultCluster, sleepPost: type.defaultSleepPost,
+                maxIteration: type.defaultMaxIteration)
             var settings: [String: ModuleSettings.Value] = [:]
             for (key, _, value) in pairs {
                 let keyPath = "\(path).\(key)"
@@ -199,6 +215,9 @@ public struct Configuration: Sendable {
                     entry.cluster = mode
                 case "sleep_post": entry.sleepPost = try reader.duration(value, keyPath)
                 case "discard_after": entry.discardAfter = try reader.duration(value, keyPath)
+                case "max_iteration":
+                    entry.maxIteration =
+                        try reader.string(value, keyPath) == "none" ? nil : reader.duration(value, keyPath)
                 default:
                     let setting = type.settings.first { $0.name == key }!
                     settings[key] = try settingValue(value, setting.kind, reader, keyPath)

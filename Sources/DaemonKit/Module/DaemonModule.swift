@@ -29,6 +29,9 @@ public protocol DaemonModule: AnyObject, SendableMetatype {
     static var defaultCluster: ClusterMode { get }
     /// The pause after each iteration when the configuration does not say; default 1 s.
     static var defaultSleepPost: Duration { get }
+    /// How long one iteration may run when the configuration does not say (`max_iteration`); `nil` for a module
+    /// whose iteration lasts as long as its work keeps coming (the task worker's). Default 5 minutes.
+    static var defaultMaxIteration: Duration? { get }
     /// The module's own settings, beyond the common ones; any other key in its configuration entry is an error.
     static var settings: [ModuleSetting] { get }
 
@@ -50,6 +53,7 @@ public protocol DaemonModule: AnyObject, SendableMetatype {
 extension DaemonModule {
     public static var defaultCluster: ClusterMode { .everyNode }
     public static var defaultSleepPost: Duration { .seconds(1) }
+    public static var defaultMaxIteration: Duration? { .seconds(300) }
     public static var settings: [ModuleSetting] { [] }
 
     public func preRun() async throws -> ModuleStep {

@@ -48,8 +48,8 @@ public struct ModuleRunner: Sendable {
                 try await singleton.checkRealSession()
                 await state.report(.standby)
                 guard
-                    let acquired = try await stop.unlessStopped({
-                        try await singleton.acquire(node: configuration.node)
+                    let acquired = try await stop.unlessStopped({ [self] in
+                        try await acquire(singleton, watching: database)
                     })
                 else { throw CancellationError() }
                 fence = acquired
@@ -69,11 +69,13 @@ public struct ModuleRunner: Sendable {
             fence: fence, stop: stop, state: state)
         let counters = CounterFlusher(
             database: database, node: configuration.node, module: module.name, sources: registry.counters)
+        let iteration = IterationClock()
         let outcome = await withTaskGroup(of: Void.self) { group in
             group.addTask { await counters.flushPeriodically() }
+            if let lock { group.addTask { await renewLease(lock, iteration: iteration) } }
             // The periodic flush ends first: a flush cut short puts its counts back, and the last one takes them all.
             defer { group.cancelAll() }
-            return await serve(context: context, lock: lock)
+            return await serve(context: context, lock: lock, iteration: iteration)
         }
         await counters.flush()
         if case .discarded = outcome { await state.report(.discarding) }
@@ -95,7 +97,64 @@ public struct ModuleRunner: Sendable {
         }
     }
 
-    private func serve(context: ModuleContext, lock: SingletonLock?) async -> ModuleExit {
+    /// Waits for the singleton's lock. Meanwhile it looks at the holder's lease on the module's own connection, and
+    /// ends the holder's sessions once the lease is older than `singleton_lease`, which grants the wait.
+    private func acquire(_ lock: SingletonLock, watching database: Connection) async throws -> Fence {
+        let lease = configuration.daemon.singletonLease
+        return try await withThrowingTaskGroup(of: Fence?.self) { group in
+            group.addTask { [node = configuration.node] in try await lock.acquire(node: node) }
+            group.addTask { [logger, module = module.name] in
+                // A refusal (the schema's owner may not end the nodes' sessions) is logged once until it passes.
+                var refused = false
+                while true {
+                    try await Task.sleep(for: SingletonLease.checkInterval(lease: lease))
+                    do {
+                        if let ended = try await SingletonLease.endStale(module: module, lease: lease, on: database) {
+                            logger.warning(
+                                "Ended the sessions of a holder whose lease ran out; taking over.",
+                                metadata: [
+                                    "holder_backend_pid": "\(ended)",
+                                    "singleton_lease": "\(DurationText.format(lease))",
+                                ])
+                        }
+                        refused = false
+                    } catch {
+                        if Task.isCancelled { throw CancellationError() }
+                        if !refused {
+                            logger.error(
+                                "Cannot end the sessions of a holder whose lease ran out.",
+                                metadata: ["error": "\(error)"])
+                        }
+                        refused = true
+                    }
+                }
+            }
+            defer { group.cancelAll() }
+            guard let fence = try await group.next() ?? nil else { throw CancellationError() }
+            return fence
+        }
+    }
+
+    /// Renews the singleton's lease on a timer of its own, whatever the iteration is doing, until an iteration runs
+    /// past `max_iteration`: then a standby takes over within `singleton_lease`, and the supervisor ends this process.
+    private func renewLease(_ lock: SingletonLock, iteration: IterationClock) async {
+        var overran = false
+        while (try? await Task.sleep(for: SingletonLease.renewalInterval)) != nil {
+            if let limit = module.maxIteration, iteration.elapsed > limit {
+                if !overran {
+                    logger.warning(
+                        "The iteration ran past max_iteration; no longer renewing the singleton's lease.",
+                        metadata: ["max_iteration": "\(DurationText.format(limit))"])
+                }
+                overran = true
+            } else {
+                overran = false
+                await lock.renew()
+            }
+        }
+    }
+
+    private func serve(context: ModuleContext, lock: SingletonLock?, iteration: IterationClock) async -> ModuleExit {
         let started = ContinuousClock.now
         let instance: any DaemonModule
         do {
@@ -106,6 +165,7 @@ public struct ModuleRunner: Sendable {
         }
         logger.info("Module started.", metadata: ["pid": "\(getpid())"])
         while true {
+            iteration.begin()
             // A holder that lost its lock connection, or whose lock is gone, must stop acting as the holder.
             if let lock, !(await lock.stillHeld()) {
                 logger.warning("Lost the singleton lock; discarding.")

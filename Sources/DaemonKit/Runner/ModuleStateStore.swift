@@ -21,20 +21,26 @@ public struct ModuleStateStore: Sendable {
         let pid = pid ?? getpid()
         await write(
             """
-            INSERT INTO daemon_module_state AS m (node, module, pid, state, since, last_error)
-            VALUES (\(node), \(module), \(pid == 0 ? nil : Int(pid)), \(state.rawValue), now(), \(lastError))
+            INSERT INTO daemon_module_state AS m (node, module, pid, state, since, last_error, iteration_started_at)
+            VALUES (\(node), \(module), \(pid == 0 ? nil : Int(pid)), \(state.rawValue), now(), \(lastError),
+                    CASE WHEN \(state == .running) THEN now() END)
             ON CONFLICT (node, module) DO UPDATE
             SET pid = EXCLUDED.pid, state = EXCLUDED.state,
                 since = CASE WHEN m.state IS DISTINCT FROM EXCLUDED.state THEN now() ELSE m.since END,
-                last_error = coalesce(EXCLUDED.last_error, m.last_error)
+                last_error = coalesce(EXCLUDED.last_error, m.last_error),
+                iteration_started_at = EXCLUDED.iteration_started_at
             """)
     }
 
-    /// Counts one finished iteration; false when the write failed (the connection is gone, or the database).
+    /// Counts one finished iteration, the next one starting now (`iteration_started_at`, which the supervisor
+    /// holds against `max_iteration`); false when the write failed (the connection is gone, or the database).
     @discardableResult
     public func countIteration() async -> Bool {
         await write(
-            "UPDATE daemon_module_state SET iterations = iterations + 1 WHERE node = \(node) AND module = \(module)")
+            """
+            UPDATE daemon_module_state SET iterations = iterations + 1, iteration_started_at = now()
+            WHERE node = \(node) AND module = \(module)
+            """)
     }
 
     /// Counts a discard or a crash, as the supervisor sees them, with the reason for a crash.
@@ -45,7 +51,7 @@ public struct ModuleStateStore: Sendable {
             SET discards = discards + \(discarded ? 1 : 0), restarts = restarts + \(discarded ? 0 : 1),
                 last_error = coalesce(\(error), last_error),
                 state = \(discarded ? ModuleState.discarding.rawValue : ModuleState.restarting.rawValue),
-                since = now()
+                since = now(), iteration_started_at = NULL
             WHERE node = \(node) AND module = \(module)
             """)
     }

@@ -22,15 +22,17 @@ enum ChildExit: Equatable {
     case crashed(reason: String, restartAfter: Duration)
 
     /// A process's end: its status (the signal's number when `signaled`), how long it ran, whether it was being
-    /// stopped and why. `backoff` counts crashes in a row and gives their delays.
+    /// stopped and why, or ended for an iteration past `max_iteration` (`overrun`, the reason). `backoff` counts
+    /// crashes in a row and gives their delays.
     static func decide(
         status: Int32, signaled: Bool, uptime: Duration, nodeStopping: Bool, childStopping: Bool,
-        hasReplacement: Bool, draining: Bool, singleton: Bool, backoff: inout RestartBackoff
+        hasReplacement: Bool, draining: Bool, singleton: Bool, overrun: String? = nil, backoff: inout RestartBackoff
     ) -> ChildExit {
         if nodeStopping || childStopping {
             let then: AfterStop = nodeStopping ? .keep : hasReplacement ? .startReplacement : .forget
             return .stopped(drained: draining && singleton, then: then)
         }
+        if let overrun { return .crashed(reason: overrun, restartAfter: backoff.delay(afterCrashWithUptime: uptime)) }
         if !signaled && status == ModuleExit.discarded.rawValue { return .discarded }
         if !signaled && status == ModuleExit.discardedAfterError.rawValue {
             if uptime >= .seconds(1) { return .discarded }

@@ -118,6 +118,25 @@ public actor NodeRegistration {
             """)
     }
 
+    /// How long each running module process of the node has been in its current iteration, by module name, with the
+    /// process's pid (the row's writer), from `daemon_module_state.iteration_started_at`.
+    public func iterations() async throws -> [String: (pid: Int32, age: Duration)] {
+        var ages: [String: (pid: Int32, age: Duration)] = [:]
+        for row in try await connection.query(
+            """
+            SELECT module, pid, extract(epoch FROM now() - iteration_started_at)::float8 AS age
+            FROM daemon_module_state
+            WHERE node = \(configuration.node) AND state = 'running' AND pid IS NOT NULL
+              AND iteration_started_at IS NOT NULL
+            """)
+        {
+            ages[try row.decode(String.self, "module")] = (
+                try row.decode(Int32.self, "pid"), .milliseconds(Int64(try row.decode(Double.self, "age") * 1000))
+            )
+        }
+        return ages
+    }
+
     /// A store for a module's row, on the supervisor's connection.
     public func stateStore(module: String) -> ModuleStateStore {
         ModuleStateStore(database: connection, node: configuration.node, module: module)

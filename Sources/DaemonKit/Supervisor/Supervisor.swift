@@ -44,6 +44,10 @@ public actor Supervisor {
         case signal(Int32)
         case heartbeat
         case heartbeatDone(HeartbeatOutcome)
+        /// How long each module's current iteration has run, read after a heartbeat.
+        case iterations([String: IterationAge])
+        /// A child ended for overrunning `max_iteration` had its grace: kill it if it still runs.
+        case overrunDeadline(module: String, generation: Int)
         /// Time to tell systemd's watchdog that the supervisor's loop still turns.
         case watchdog
         case shutdownDeadline
@@ -55,6 +59,12 @@ public actor Supervisor {
         /// The server still kept this supervisor's earlier session; it was ended.
         case previousSession(String)
         case nameTaken(String)
+    }
+
+    /// A module process's pid and how long its current iteration has run.
+    private struct IterationAge: Sendable {
+        var pid: Int32
+        var age: Duration
     }
 
     private struct Child {
@@ -69,6 +79,8 @@ public actor Supervisor {
         /// Set when the child is stopped on purpose; `replacement` is started once it has exited.
         var stopping = false
         var replacement: ModuleConfiguration?
+        /// Why it is being ended for an iteration past `max_iteration`; its exit then counts as a crash.
+        var overrun: String?
     }
 
     private let options: Options
@@ -193,6 +205,9 @@ public actor Supervisor {
                     } catch {
                         outcome = .failed("\(error)")
                     }
+                    if case .written = outcome, let ages = try? await registration.iterations() {
+                        eventSink.yield(.iterations(ages.mapValues { IterationAge(pid: $0.pid, age: $0.age) }))
+                    }
                     eventSink.yield(.heartbeatDone(outcome))
                 }
             case .heartbeatDone(let outcome):
@@ -208,6 +223,14 @@ public actor Supervisor {
                         "Lost the node's name to another supervisor; stopping.", metadata: ["error": "\(error)"])
                     beginShutdown()
                 }
+            case .iterations(let ages):
+                endOverrunningChildren(ages)
+            case .overrunDeadline(let module, let generation):
+                if let child = children[module], child.generation == generation, child.process?.signal(SIGKILL) == true
+                {
+                    logger.warning(
+                        "Killed a module that went on past max_iteration.", metadata: ["module": "\(module)"])
+                }
             case .shutdownDeadline:
                 let late = children.values.filter { $0.process != nil }
                 if !late.isEmpty {
@@ -222,6 +245,31 @@ public actor Supervisor {
             for work in pending { group.addTask(operation: work) }
             pending = []
             if stopping && children.values.allSatisfy({ $0.process == nil }) { break }
+        }
+    }
+
+    /// Ends each child whose current iteration has run past its `max_iteration`: SIGTERM, then SIGKILL after the
+    /// grace of `shutdown_timeout`. Its exit counts as a crash, with the reason, and it restarts after the backoff.
+    private func endOverrunningChildren(_ ages: [String: IterationAge]) {
+        guard !stopping else { return }
+        for (module, age) in ages {
+            guard var child = children[module], !child.stopping, child.overrun == nil, let process = child.process,
+                process.pid == age.pid, let limit = child.entry.maxIteration, age.age > limit
+            else { continue }
+            let reason =
+                "ended: an iteration ran \(DurationText.format(age.age)), past max_iteration \(DurationText.format(limit))"
+            logger.error(
+                "A module's iteration ran past max_iteration; ending its process.",
+                metadata: ["module": "\(module)", "reason": "\(reason)"])
+            child.overrun = reason
+            children[module] = child
+            process.signal(SIGTERM)
+            let event = Event.overrunDeadline(module: module, generation: child.generation)
+            let grace = configuration.daemon.shutdownTimeout
+            later { [eventSink] in
+                guard (try? await Task.sleep(for: grace)) != nil else { return }
+                eventSink.yield(event)
+            }
         }
     }
 
@@ -288,7 +336,8 @@ public actor Supervisor {
         let decision = ChildExit.decide(
             status: status, signaled: signaled, uptime: child.started.duration(to: .now), nodeStopping: stopping,
             childStopping: child.stopping, hasReplacement: child.replacement != nil, draining: draining,
-            singleton: child.entry.cluster == .singleton, backoff: &child.backoff)
+            singleton: child.entry.cluster == .singleton, overrun: child.overrun, backoff: &child.backoff)
+        child.overrun = nil
         switch decision {
         case .stopped(let drained, let then):
             await store.report(drained ? .drained : .stopped, pid: 0)

@@ -28,6 +28,8 @@ public final class SchedulerTaskWorker: DaemonModule {
     public static let description = "Runs ready tasks, up to max_workers at once, woken at once by enqueues."
     /// Its waits happen inside `run()`, on notifications.
     public static var defaultSleepPost: Duration { .zero }
+    /// None: an iteration lasts while tasks keep coming, and each task has its own timeout.
+    public static var defaultMaxIteration: Duration? { nil }
     public static var settings: [ModuleSetting] {
         [
             ModuleSetting("max_workers", .integer, help: "Tasks run at once; default 10."),
