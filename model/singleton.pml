@@ -12,6 +12,13 @@
  * close), a network partition of a node (its sessions live on until the server's keepalive drops them, one by one,
  * or the link comes back first), and a restart of PostgreSQL (every session ends; rows stay).
  *
+ * The liveness lease: a standby whose holder's lease ran out ends the holder's sessions
+ * (daemon_singleton_end_stale), only while the session holding the lock is the one the current epoch recorded; the
+ * sessions die afterwards, each at a moment of its own, as pg_terminate_backend's do. When a lease runs out is timing,
+ * which the model leaves out: any standby may end the holder at any step, a healthy holder as well as a frozen one,
+ * and each such end counts as a fault. A frozen holder (SIGSTOP, a paused VM) is a process that takes no step for a
+ * while, which spin's interleavings already include at every step; so does a holder that wakes late.
+ *
  * Properties, as assertions at the moment a slot is recorded:
  *   - no slot is recorded twice (checked without the unique constraint the table also has: the fence alone must
  *     keep it);
@@ -49,9 +56,12 @@ byte last_slot = 0;        /* scheduler_recurrent_task.last_execution_time, as t
 byte newest_acted = 0;     /* the newest epoch in which a holder recorded a slot */
 byte acted_by = 0;         /* the lock session of that holder */
 byte faults = 0;
+byte recorded = 0;         /* daemon_singleton.backend_pid: the lock session that took the current epoch */
+bool dying[SESSIONS];      /* ended by pg_terminate_backend, not gone yet */
 
 inline drop(s) {
     alive[s] = false;
+    dying[s] = false;
     if
     :: lock == s -> lock = 0
     :: else -> skip
@@ -59,7 +69,7 @@ inline drop(s) {
 }
 
 proctype Node(byte n) {
-    byte ls, ws, my_epoch, slot;
+    byte ls, ws, my_epoch, slot, s;
 end_connect:
     atomic {
         link[n] && (!(alive[4 * n + 1] || alive[4 * n + 2]) || !(alive[4 * n + 3] || alive[4 * n + 4])) ->
@@ -73,10 +83,20 @@ end_standby:
     if
     :: atomic { link[n] && alive[ls] && lock == 0 -> lock = ls }
     :: atomic { !alive[ls] -> skip }; goto end_connect
+    :: atomic {
+        /* The holder's lease ran out: end its node's sessions, over the work connection, while its lock session is
+         * the one the epoch recorded. */
+        link[n] && alive[ws] && faults < MAXFAULTS && lock != 0 && lock == recorded && OWNER(lock) != n ->
+        faults++;
+        for (s : 4 * OWNER(lock) + 1 .. 4 * OWNER(lock) + 4) {
+            dying[s] = alive[s]
+        }
+        s = 0
+    }; goto end_standby
     fi;
-    /* The takeover, over the lock connection. */
+    /* The takeover, over the lock connection, records this lock session with the epoch. */
     if
-    :: atomic { link[n] && alive[ls] -> epoch++; my_epoch = epoch }
+    :: atomic { link[n] && alive[ls] -> epoch++; my_epoch = epoch; recorded = ls }
     :: atomic { !alive[ls] -> skip }; goto end_connect
     fi;
 iteration:
@@ -143,6 +163,15 @@ end_faults:
         :: else -> skip
         fi;
         n = 0
+    }
+    :: atomic {
+        /* a session that pg_terminate_backend ended goes */
+        select(s : 1 .. SESSIONS - 1);
+        if
+        :: dying[s] -> drop(s)
+        :: else -> skip
+        fi;
+        s = 0
     }
     :: atomic {
         /* the server's keepalive gives up on one session of a node that is cut off */
