@@ -118,10 +118,16 @@ public actor NodeRegistration {
             """)
     }
 
-    /// How long each running module process of the node has been in its current iteration, by module name, with the
-    /// process's pid (the row's writer), from `daemon_module_state.iteration_started_at`.
-    public func iterations() async throws -> [String: (pid: Int32, age: Duration)] {
-        var ages: [String: (pid: Int32, age: Duration)] = [:]
+    /// A module process's pid (its row's writer) and how long its current iteration has run.
+    public struct Iteration: Sendable {
+        public var pid: Int32
+        public var age: Duration
+    }
+
+    /// Each running module process's current iteration, by module name, from
+    /// `daemon_module_state.iteration_started_at`.
+    public func iterations() async throws -> [String: Iteration] {
+        var ages: [String: Iteration] = [:]
         for row in try await connection.query(
             """
             SELECT module, pid, extract(epoch FROM now() - iteration_started_at)::float8 AS age
@@ -130,9 +136,8 @@ public actor NodeRegistration {
               AND iteration_started_at IS NOT NULL
             """)
         {
-            ages[try row.decode(String.self, "module")] = (
-                try row.decode(Int32.self, "pid"), .milliseconds(Int64(try row.decode(Double.self, "age") * 1000))
-            )
+            ages[try row.decode(String.self, "module")] = Iteration(
+                pid: try row.decode(Int32.self, "pid"), age: .seconds(try row.decode(Double.self, "age")))
         }
         return ages
     }

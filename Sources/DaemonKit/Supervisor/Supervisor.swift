@@ -45,7 +45,7 @@ public actor Supervisor {
         case heartbeat
         case heartbeatDone(HeartbeatOutcome)
         /// How long each module's current iteration has run, read after a heartbeat.
-        case iterations([String: IterationAge])
+        case iterations([String: NodeRegistration.Iteration])
         /// A child ended for overrunning `max_iteration` had its grace: kill it if it still runs.
         case overrunDeadline(module: String, generation: Int)
         /// Time to tell systemd's watchdog that the supervisor's loop still turns.
@@ -59,12 +59,6 @@ public actor Supervisor {
         /// The server still kept this supervisor's earlier session; it was ended.
         case previousSession(String)
         case nameTaken(String)
-    }
-
-    /// A module process's pid and how long its current iteration has run.
-    private struct IterationAge: Sendable {
-        var pid: Int32
-        var age: Duration
     }
 
     private struct Child {
@@ -206,7 +200,7 @@ public actor Supervisor {
                         outcome = .failed("\(error)")
                     }
                     if case .written = outcome, let ages = try? await registration.iterations() {
-                        eventSink.yield(.iterations(ages.mapValues { IterationAge(pid: $0.pid, age: $0.age) }))
+                        eventSink.yield(.iterations(ages))
                     }
                     eventSink.yield(.heartbeatDone(outcome))
                 }
@@ -250,7 +244,7 @@ public actor Supervisor {
 
     /// Ends each child whose current iteration has run past its `max_iteration`: SIGTERM, then SIGKILL after the
     /// grace of `shutdown_timeout`. Its exit counts as a crash, with the reason, and it restarts after the backoff.
-    private func endOverrunningChildren(_ ages: [String: IterationAge]) {
+    private func endOverrunningChildren(_ ages: [String: NodeRegistration.Iteration]) {
         guard !stopping else { return }
         for (module, age) in ages {
             guard var child = children[module], !child.stopping, child.overrun == nil, let process = child.process,
@@ -264,18 +258,23 @@ public actor Supervisor {
             child.overrun = reason
             children[module] = child
             process.signal(SIGTERM)
-            let event = Event.overrunDeadline(module: module, generation: child.generation)
-            let grace = configuration.daemon.shutdownTimeout
-            later { [eventSink] in
-                guard (try? await Task.sleep(for: grace)) != nil else { return }
-                eventSink.yield(event)
-            }
+            post(
+                .overrunDeadline(module: module, generation: child.generation),
+                after: configuration.daemon.shutdownTimeout)
         }
     }
 
     /// Work for the loop's task group, added after the current event: `serve` holds the group.
     private func later(_ work: @escaping @Sendable () async -> Void) {
         pending.append(work)
+    }
+
+    /// Sends `event` to the loop after `delay`, unless the loop has ended by then.
+    private func post(_ event: Event, after delay: Duration) {
+        later { [eventSink] in
+            guard (try? await Task.sleep(for: delay)) != nil else { return }
+            eventSink.yield(event)
+        }
     }
 
     private func start(_ entry: ModuleConfiguration, registration: NodeRegistration, backoff: RestartBackoff = .init())
@@ -366,11 +365,7 @@ public actor Supervisor {
 
     /// Restarts the child's generation after `delay`, unless something replaced it meanwhile.
     private func restart(_ child: Child, after delay: Duration) {
-        let event = Event.restart(module: child.entry.name, generation: child.generation)
-        later { [eventSink] in
-            guard (try? await Task.sleep(for: delay)) != nil else { return }
-            eventSink.yield(event)
-        }
+        post(.restart(module: child.entry.name, generation: child.generation), after: delay)
     }
 
     /// Registers the node, waiting while the database does not answer (it may be restarting, or start after this
@@ -413,11 +408,7 @@ public actor Supervisor {
         for child in children.values {
             child.process?.signal(SIGTERM)
         }
-        let timeout = configuration.daemon.shutdownTimeout
-        later { [eventSink] in
-            guard (try? await Task.sleep(for: timeout)) != nil else { return }
-            eventSink.yield(.shutdownDeadline)
-        }
+        post(.shutdownDeadline, after: configuration.daemon.shutdownTimeout)
     }
 
     /// Re-reads the configuration; an invalid file is reported and the running configuration kept. Removed modules

@@ -70,7 +70,7 @@ public final class SchedulerCronTaskManager: DaemonModule {
             beforeCommit: {
                 let wait = horizon.timeIntervalSinceNow
                 guard wait > 0 else { return true }
-                return try await !stop.sleep(for: .milliseconds(Int64((wait * 1000).rounded(.up))))
+                return try await !stop.sleep(for: .seconds(wait))
             })
         {
             lead.learn(preparation: preparation, slots: due.count)
@@ -86,8 +86,7 @@ public final class SchedulerCronTaskManager: DaemonModule {
         try await store.setNextSlots(nextSlots)
         try await store.updateLastStatus()
         let wait = wake.timeIntervalSinceNow - lead.seconds(for: next, at: wake)
-        let milliseconds = Int64((max(wait, 0) * 1000).rounded(.up))
-        _ = try await context.stop.sleep(for: min(.milliseconds(milliseconds), Self.longestSleep))
+        _ = try await context.stop.sleep(for: min(.seconds(max(wait, 0)), Self.longestSleep))
         return .proceed
     }
 }
