@@ -6,7 +6,8 @@ import Synchronization
 ///
 /// Every libpq call for the session happens on that thread, so blocking waits (a slow query, an advisory lock held by
 /// another node, a LISTEN with nothing to hear) never occupy Swift's cooperative threads. A connection runs one
-/// statement at a time: give each concurrent task its own connection.
+/// statement at a time: give each concurrent task its own connection. Waiting for a notification is not a statement:
+/// it holds neither the session nor its thread (`nextNotification`), so one connection can listen and work.
 ///
 /// ```swift
 /// let connection = try await Connection.connect(ConnectionOptions(url, applicationName: "pgdaemon/node-a/db"))
@@ -24,6 +25,12 @@ public actor Connection {
     nonisolated let executor: ConnectionExecutor
     nonisolated let canceller = QueryCanceller()
     nonisolated let waker: Waker
+    /// The thread a notification wait sleeps on, started by the first wait.
+    private nonisolated let waitingThreadSlot = Mutex<ConnectionExecutor?>(nil)
+    /// Whether the session listens on a channel: statements then hand the notifications they bring to `heard`.
+    var isListening = false
+    /// Notifications read and not yet taken by `nextNotification`, oldest first.
+    var heard: [PostgresNotification] = []
     private nonisolated let serverPID = Atomic<Int32>(0)
     private var session: Session?
     var isClosed = false
@@ -70,6 +77,18 @@ public actor Connection {
         if let session { PQfinish(session.pointer) }
         canceller.detach()
         executor.shutdown()
+        waitingThreadSlot.withLock { $0?.shutdown() }
+    }
+
+    /// The thread that notification waits sleep on, so that they hold neither this connection's thread nor one of the
+    /// cooperative pool's.
+    nonisolated var waitingThread: ConnectionExecutor {
+        waitingThreadSlot.withLock { slot in
+            if let thread = slot { return thread }
+            let thread = ConnectionExecutor(name: "postgres \(options.applicationName ?? "connection") wait")
+            slot = thread
+            return thread
+        }
     }
 
     private func open() throws {
@@ -136,6 +155,7 @@ public actor Connection {
         session = nil
         serverPID.store(0, ordering: .relaxed)
         isClosed = true
+        waker.wake()
     }
 
     /// The server process serving this session, as `pg_stat_activity.pid` and `pg_locks.pid` show it; 0 once
@@ -186,11 +206,20 @@ public actor Connection {
         try await query(sql, prepared: prepared).affectedRows
     }
 
+    /// Runs one statement as `execute` does, unless a transaction is open on the session: then nil, and nothing ran.
+    /// For a task that shares the session with another's transactions (a lease renewed beside the module's work),
+    /// whose statement would otherwise join that transaction and share its fate.
+    public func executeOutsideTransaction(_ sql: SQL) async throws -> Int? {
+        guard !isInTransaction else { return nil }
+        return try await execute(sql)
+    }
+
     /// Runs trusted SQL text that may hold several statements (a migration file), with no parameters.
     public func runScript(_ script: String) async throws {
         try Task.checkCancellation()
         let handle = try openHandle()
         try await withTaskCancellationHandler {
+            defer { if isListening { collectNotifications(handle) } }
             _ = try consume(PQexec(handle, script), query: nil)
         } onCancel: { [canceller] in
             canceller.cancel()
@@ -212,6 +241,9 @@ public actor Connection {
         canceller.detach()
         if let handle { PQfinish(handle) }
         session = nil
+        isListening = false
+        heard = []
+        waker.wake()
         try open()
     }
 
@@ -244,6 +276,7 @@ public actor Connection {
         _ sql: SQL, prepared: Bool, resultFormat: Int32, _ read: (OpaquePointer?) throws -> Result
     ) throws -> Result {
         let handle = try openHandle()
+        defer { if isListening { collectNotifications(handle) } }
         var buffers: [UnsafeMutablePointer<CChar>?] = []
         defer { buffers.forEach { $0?.deallocate() } }
         var lengths: [Int32] = []

@@ -35,6 +35,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         public static let insufficientPrivilege = "42501"
         /// `40P01`: the transaction was chosen as a deadlock victim.
         public static let deadlockDetected = "40P01"
+        /// `55P03`: a lock wait ran out its `lock_timeout`.
+        public static let lockNotAvailable = "55P03"
     }
 
     public var code: Code

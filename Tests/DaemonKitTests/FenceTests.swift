@@ -10,9 +10,10 @@ struct FenceTests {
             let configuration = try Configuration.load(environment: ["PGDAEMON_DATABASE_URL": database.connectionString]
             )
             let writer = try await database.connect()
-            let lock = try await SingletonLock(configuration: configuration, module: "Reports")
-            try await lock.checkRealSession()
-            let fence = try await lock.acquire(node: "node-a")
+            let lockConnection = try await database.connect()
+            let lock = SingletonLock(configuration: configuration, module: "Reports", connection: lockConnection)
+            try await lock.checkRealSession(known: nil)
+            let fence = try #require(try await lock.acquire(node: "node-a", waitingAtMost: .seconds(5)))
             #expect(fence.epoch == 1)
             func fenced() async throws -> Bool {
                 try await writer.query("SELECT \(fence.condition) AS ok")[0].decode(Bool.self, "ok")
@@ -29,10 +30,37 @@ struct FenceTests {
             // A released lock fences too, and the next holder takes the next epoch.
             await lock.release()
             #expect(try await fenced() == false)
-            let next = try await SingletonLock(configuration: configuration, module: "Reports")
-            #expect(try await next.acquire(node: "node-b").epoch == 2)
+            let nextConnection = try await database.connect()
+            let next = SingletonLock(configuration: configuration, module: "Reports", connection: nextConnection)
+            #expect(try await next.acquire(node: "node-b", waitingAtMost: .seconds(5))?.epoch == 2)
             await next.release()
             await writer.close()
+            await lockConnection.close()
+            await nextConnection.close()
         }
     }
+
+    @Test func aStandbysWaitEndsAfterItsSliceAndTakesTheLockOnceItIsFree() async throws {
+        try await withTestDatabase { database in
+            let configuration = try Configuration.load(environment: ["PGDAEMON_DATABASE_URL": database.connectionString]
+            )
+            let holderConnection = try await database.connect()
+            let standbyConnection = try await database.connect()
+            let holder = SingletonLock(configuration: configuration, module: "Reports", connection: holderConnection)
+            let standby = SingletonLock(configuration: configuration, module: "Reports", connection: standbyConnection)
+            _ = try #require(try await holder.acquire(node: "node-a", waitingAtMost: .seconds(5)))
+            let started = ContinuousClock.now
+            #expect(try await standby.acquire(node: "node-b", waitingAtMost: .milliseconds(200)) == nil)
+            #expect(ContinuousClock.now - started >= .milliseconds(200))
+            await holder.release()
+            #expect(try await standby.acquire(node: "node-b", waitingAtMost: .seconds(5))?.epoch == 2)
+            // The slice's lock_timeout does not outlive the wait: the module's own statements may wait as they like.
+            #expect(
+                try await standbyConnection.query("SHOW lock_timeout")[0].decode(String.self, "lock_timeout") == "0")
+            await standby.release()
+            await holderConnection.close()
+            await standbyConnection.close()
+        }
+    }
+
 }

@@ -27,6 +27,20 @@ struct NotificationTests {
         }
     }
 
+    @Test func statementsRunWhileTheConnectionWaitsAndTheNotificationsTheyBringAreHeard() async throws {
+        try await withTestConnection(migrated: false) { connection in
+            try await connection.listen("work")
+            let waiting = Task { try await connection.nextNotification(timeout: .seconds(60)) }
+            let started = ContinuousClock.now
+            #expect(try await connection.query("SELECT 1 AS one")[0].decode(Int.self, "one") == 1)
+            #expect(ContinuousClock.now - started < .seconds(5))
+            // A session hears its own notification in its statement's answer, which libpq reads: the wait gets it.
+            try await connection.notify("work", payload: "own")
+            #expect(try await waiting.value?.payload == "own")
+            #expect(ContinuousClock.now - started < .seconds(5))
+        }
+    }
+
     @Test func anyTextIsASafeChannelName() async throws {
         try await withTestDatabase(migrated: false) { database in
             let listener = try await database.connect()

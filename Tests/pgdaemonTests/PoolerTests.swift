@@ -16,7 +16,7 @@ struct PoolerTests {
                 try daemon.start()
                 try await waitUntil("the singleton is refused") {
                     daemon.output.contains(
-                        "error TestDaemon: Cannot run as the singleton. error=The lock connection of TestDaemon is not a real session"
+                        "error TestDaemon: Cannot run as the singleton. error=The connection of TestDaemon is not a real session"
                     )
                 }
                 #expect(daemon.output.contains("warning supervisor: A transaction-pooling proxy is in the way"))

@@ -39,13 +39,15 @@ struct ModuleRun: DaemonCommand {
 
     @Argument(
         parsing: .captureForPassthrough,
-        help: "NAME [--supervised] [--node NODE] [--config FILE] [--debug], as the supervisor writes them.")
+        help:
+            "NAME [--supervised] [--node NODE] [--config FILE] [--debug] [--real-session | --pooled-session], as the supervisor writes them."
+    )
     var arguments: [String] = []
 
     func run(_ registry: ModuleRegistry) async throws {
         guard let invocation = ModuleProcess.Invocation([ModuleProcess.Invocation.command] + arguments) else {
             throw CommandFailure.usage(
-                "module-run takes NAME [--supervised] [--node NODE] [--config FILE] [--debug], not \(arguments.joined(separator: " "))."
+                "module-run takes NAME [--supervised] [--node NODE] [--config FILE] [--debug] [--real-session | --pooled-session], not \(arguments.joined(separator: " "))."
             )
         }
         let configuration = try Configuration.load(

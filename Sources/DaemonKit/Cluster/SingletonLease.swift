@@ -1,5 +1,5 @@
 import Foundation
-public import Postgres
+import Postgres
 
 /// The liveness lease on top of a singleton's advisory lock.
 ///

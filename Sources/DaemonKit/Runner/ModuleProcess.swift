@@ -23,16 +23,20 @@ public enum ModuleProcess {
         /// Exit when standard input closes: set for the supervisor's children.
         public var supervised: Bool
         public var debug: Bool
+        /// What the supervisor found the database URL to lead to (`--real-session`, `--pooled-session`; see
+        /// `RealSession`), so that a singleton child needs no second connection to find out; nil: not looked at.
+        public var realSession: Bool?
 
         public init(
             module: String, node: String? = nil, configurationFile: String? = nil, supervised: Bool = true,
-            debug: Bool = false
+            debug: Bool = false, realSession: Bool? = nil
         ) {
             self.module = module
             self.node = node
             self.configurationFile = configurationFile
             self.supervised = supervised
             self.debug = debug
+            self.realSession = realSession
         }
 
         /// The command that names a child's invocation.
@@ -45,6 +49,7 @@ public enum ModuleProcess {
             if let node { arguments += ["--node", node] }
             if let configurationFile { arguments += ["--config", configurationFile] }
             if debug { arguments.append("--debug") }
+            if let realSession { arguments.append(realSession ? "--real-session" : "--pooled-session") }
             return arguments
         }
 
@@ -59,6 +64,8 @@ public enum ModuleProcess {
                 switch option {
                 case "--supervised": supervised = true
                 case "--debug": debug = true
+                case "--real-session": realSession = true
+                case "--pooled-session": realSession = false
                 case "--node":
                     guard let value = rest.popFirst() else { return nil }
                     node = value
@@ -91,7 +98,8 @@ public enum ModuleProcess {
         }
         if invocation.supervised { watchLifeline(logger: logger) }
         let runner = ModuleRunner(
-            configuration: configuration, module: entry, registry: registry, logger: logger, debug: invocation.debug)
+            configuration: configuration, module: entry, registry: registry, logger: logger, debug: invocation.debug,
+            realSession: invocation.realSession)
         signal(SIGINT, SIG_IGN)
         let signals = SignalStream([SIGTERM])
         defer { withExtendedLifetime(signals) {} }

@@ -13,18 +13,22 @@ public struct ModuleRunner: Sendable {
     public let registry: ModuleRegistry
     public let logger: Logger
     public let debug: Bool
+    /// Whether the database URL leads to real sessions, as the supervisor found at its start (`RealSession`); nil
+    /// when no supervisor looked, and a singleton looks for itself.
+    public let realSession: Bool?
     /// Raise it to make the module finish its current work and stop (the child's SIGTERM).
     public let stop = StopRequest()
 
     public init(
         configuration: Configuration, module: ModuleConfiguration, registry: ModuleRegistry, logger: Logger,
-        debug: Bool
+        debug: Bool, realSession: Bool? = nil
     ) {
         self.configuration = configuration
         self.module = module
         self.registry = registry
         self.logger = logger
         self.debug = debug
+        self.realSession = realSession
     }
 
     public func run() async -> ModuleExit {
@@ -42,10 +46,10 @@ public struct ModuleRunner: Sendable {
         var lock: SingletonLock?
         var fence: Fence?
         if module.cluster == .singleton {
+            let singleton = SingletonLock(configuration: configuration, module: module.name, connection: database)
             do {
-                let singleton = try await SingletonLock(configuration: configuration, module: module.name)
                 lock = singleton
-                try await singleton.checkRealSession()
+                try await singleton.checkRealSession(known: realSession)
                 await state.report(.standby)
                 guard
                     let acquired = try await stop.unlessStopped({ [self] in
@@ -97,49 +101,47 @@ public struct ModuleRunner: Sendable {
         }
     }
 
-    /// Waits for the singleton's lock. Meanwhile it looks at the holder's lease on the module's own connection, and
-    /// ends the holder's sessions once the lease is older than `singleton_lease`, which grants the wait.
+    /// Waits for the singleton's lock. Every tenth of `singleton_lease` the wait pauses for a look at the holder's
+    /// lease on the same session, and once the lease is older, ends the holder's sessions, which grants the next wait.
     private func acquire(_ lock: SingletonLock, watching database: Connection) async throws -> Fence {
         let lease = configuration.daemon.singletonLease
-        return try await withThrowingTaskGroup(of: Fence?.self) { group in
-            group.addTask { [node = configuration.node] in try await lock.acquire(node: node) }
-            group.addTask { [logger, module = module.name] in
-                // A refusal (the schema's owner may not end the nodes' sessions) is logged once until it passes.
-                var refused = false
-                while true {
-                    try await Task.sleep(for: SingletonLease.checkInterval(lease: lease))
-                    do {
-                        if let ended = try await SingletonLease.endStale(module: module, lease: lease, on: database) {
-                            logger.warning(
-                                "Ended the sessions of a holder whose lease ran out; taking over.",
-                                metadata: [
-                                    "holder_backend_pid": "\(ended)",
-                                    "singleton_lease": "\(DurationText.format(lease))",
-                                ])
-                        }
-                        refused = false
-                    } catch {
-                        if Task.isCancelled { throw CancellationError() }
-                        if !refused {
-                            logger.error(
-                                "Cannot end the sessions of a holder whose lease ran out.",
-                                metadata: ["error": "\(error)"])
-                        }
-                        refused = true
-                    }
-                }
+        // A refusal (the schema's owner may not end the nodes' sessions) is logged once until it passes.
+        var refused = false
+        while true {
+            if let fence = try await lock.acquire(
+                node: configuration.node, waitingAtMost: SingletonLease.checkInterval(lease: lease))
+            {
+                return fence
             }
-            defer { group.cancelAll() }
-            guard let fence = try await group.next() ?? nil else { throw CancellationError() }
-            return fence
+            do {
+                if let ended = try await SingletonLease.endStale(module: module.name, lease: lease, on: database) {
+                    logger.warning(
+                        "Ended the sessions of a holder whose lease ran out; taking over.",
+                        metadata: [
+                            "holder_backend_pid": "\(ended)", "singleton_lease": "\(DurationText.format(lease))",
+                        ])
+                }
+                refused = false
+            } catch {
+                if Task.isCancelled { throw CancellationError() }
+                if !refused {
+                    logger.error(
+                        "Cannot end the sessions of a holder whose lease ran out.", metadata: ["error": "\(error)"])
+                }
+                refused = true
+            }
         }
     }
 
     /// Renews the singleton's lease on a timer of its own, whatever the iteration is doing, until an iteration runs
     /// past `max_iteration`: then a standby takes over within `singleton_lease`, and the supervisor ends this process.
+    /// The renewal shares the module's session: it waits for the statement running there, and tries again every
+    /// tenth of a second while the module holds a transaction open.
     private func renewLease(_ lock: SingletonLock, iteration: IterationClock) async {
         var overran = false
-        while (try? await Task.sleep(for: SingletonLease.renewalInterval)) != nil {
+        var wait = SingletonLease.renewalInterval
+        while (try? await Task.sleep(for: wait)) != nil {
+            wait = SingletonLease.renewalInterval
             if let limit = module.maxIteration, iteration.elapsed > limit {
                 if !overran {
                     logger.warning(
@@ -149,7 +151,7 @@ public struct ModuleRunner: Sendable {
                 overran = true
             } else {
                 overran = false
-                await lock.renew()
+                if case .busy = await lock.renew() { wait = .milliseconds(100) }
             }
         }
     }

@@ -1,18 +1,20 @@
 import Foundation
 import Postgres
 
-/// The answers of `daemon.http`: `/health` and `/metrics`, read from the shared database on a connection of their
-/// own (`pgdaemon/NODE/http`), so what they show is what `status`, `summary` and a DBA see, whichever process did the
-/// work.
+/// The answers of `daemon.http`: `/health` and `/metrics`, read from the shared database on the supervisor's
+/// connection, so what they show is what `status`, `summary` and a DBA see, whichever process did the work, and a
+/// scraped node costs the server no session more. While that connection is broken they answer 503; the heartbeat
+/// opens it again.
 actor NodeStatus {
     private let configuration: Configuration
     /// The binary's registry, whose libraries add their metrics.
     private let registry: ModuleRegistry
-    private var connection: Connection?
+    private let connection: Connection
 
-    init(configuration: Configuration, registry: ModuleRegistry) {
+    init(configuration: Configuration, registry: ModuleRegistry, connection: Connection) {
         self.configuration = configuration
         self.registry = registry
+        self.connection = connection
     }
 
     /// Module states that count as up: a discard and the start after it are the normal lifecycle.
@@ -92,7 +94,7 @@ actor NodeStatus {
                 })
 
             for source in registry.metrics {
-                for metric in try await onConnection({ [configuration] in try await source(configuration, $0) }) {
+                for metric in try await source(configuration, connection) {
                     text.add(metric)
                 }
             }
@@ -104,23 +106,7 @@ actor NodeStatus {
     }
 
     private func query(_ sql: SQL) async throws -> PostgresRows {
-        try await onConnection { try await $0.query(sql) }
-    }
-
-    /// Runs `body` on the status connection: opened at the first use, and opened again once, and `body` run again,
-    /// when it broke (a database restart); any other error is the answer.
-    private func onConnection<Value>(_ body: (Connection) async throws -> Value) async throws -> Value {
-        if let connection {
-            do {
-                return try await body(connection)
-            } catch let error as PostgresError where error.isConnectionError {
-                self.connection = nil
-                await connection.close()
-            }
-        }
-        let opened = try await Connection.connect(configuration.connectionOptions(purpose: "http"))
-        connection = opened
-        return try await body(opened)
+        try await connection.query(sql)
     }
 }
 

@@ -5,7 +5,8 @@ public import Postgres
 /// name, and its `daemon_node` row with a heartbeat from the database clock.
 public actor NodeRegistration {
     public let configuration: Configuration
-    private let connection: Connection
+    /// The supervisor's one session: the node's lock, its heartbeats, and `/health` and `/metrics`.
+    let connection: Connection
     private let lock: AdvisoryLockKey
     /// False behind a transaction-pooling proxy, where a session lock on the node's name would outlive this
     /// supervisor on a pooled server connection: the name is then not locked, and duplicates are not refused.

@@ -149,7 +149,7 @@ public actor Supervisor {
             await start(entry, registration: registration)
         }
         try pidFile.publish(node: configuration.node)
-        let statusServer = serveStatus()
+        let statusServer = serveStatus(registration)
         defer { statusServer?.stop() }
         logger.notice(
             "Supervisor started.",
@@ -283,7 +283,8 @@ public actor Supervisor {
         generation += 1
         var child = Child(entry: entry, generation: generation, backoff: backoff)
         let arguments = ModuleProcess.Invocation(
-            module: entry.name, node: configuration.node, configurationFile: configuration.file, debug: options.debug
+            module: entry.name, node: configuration.node, configurationFile: configuration.file, debug: options.debug,
+            realSession: registration.locksNodeName
         ).arguments
         var output = ChildProcess.Stream.inherit
         if let directory = options.logDirectory,
@@ -385,9 +386,9 @@ public actor Supervisor {
 
     /// Serves `/metrics` and `/health` on `daemon.http`, when it is set. A port that cannot be had is logged, and the
     /// node runs on without them (a reload does not change the address; a restart does).
-    private func serveStatus() -> StatusServer? {
+    private func serveStatus(_ registration: NodeRegistration) -> StatusServer? {
         guard let text = configuration.daemon.http, let address = HTTPAddress(text) else { return nil }
-        let status = NodeStatus(configuration: configuration, registry: registry)
+        let status = NodeStatus(configuration: configuration, registry: registry, connection: registration.connection)
         do {
             let limits = StatusServer.Limits(connections: configuration.daemon.httpMaxConnections)
             let server = try StatusServer(address: address, limits: limits) { path in await status.respond(to: path) }

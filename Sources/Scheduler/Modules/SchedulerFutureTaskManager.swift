@@ -18,15 +18,14 @@ public final class SchedulerFutureTaskManager: DaemonModule {
 
     public let context: ModuleContext
     private let store: FutureTaskStore
-    private let listener: Connection
     private let pollInterval: Duration
 
     public init(context: ModuleContext) async throws {
         self.context = context
         pollInterval = context.settings.duration("poll_interval", default: .seconds(60))
         store = FutureTaskStore(connection: context.database, columns: try await TaskColumns.read(on: context.database))
-        listener = try await context.connect("listen")
-        try await listener.listen("pgdaemon_future_task")
+        // Its own connection listens: a wait holds nothing, so the lease goes on being renewed on it meanwhile.
+        try await context.database.listen("pgdaemon_future_task")
     }
 
     public func run() async throws -> ModuleStep {
@@ -35,8 +34,8 @@ public final class SchedulerFutureTaskManager: DaemonModule {
         var wait = pollInterval
         if let next { wait = min(.milliseconds(Int64(max(next, 0) * 1000)), pollInterval) }
         if wait > .zero {
-            _ = try await context.stop.unlessStopped { [listener, wait] in
-                try await listener.nextNotification(timeout: wait)
+            _ = try await context.stop.unlessStopped { [database = context.database, wait] in
+                try await database.nextNotification(timeout: wait)
             }
         }
         return .proceed

@@ -20,7 +20,8 @@ import Postgres
 /// other's answer is on its way and the worker runs the tasks of a third: on two cores, with a prefetch of
 /// 2 × max_workers, a drain of Noop tasks went from about 20,000 tasks/s with one to 29,000 with two (three did no
 /// better). With the larger default prefetch the second one no longer shows in a drain (one: 34,700–35,800; two:
-/// 33,100–35,400), and costs nothing there either.
+/// 33,100–35,400), so the default is one: the module's own connection, which also listens (a notification wait holds
+/// no connection), and a node's worker costs the server one session.
 ///
 /// On SIGTERM it claims nothing more, puts prefetched tasks back and lets running tasks finish; tasks still running
 /// when the process is cancelled go back to the queue.
@@ -37,7 +38,7 @@ public final class SchedulerTaskWorker: DaemonModule {
                 "prefetch", .integer,
                 help: "Short tasks claimed beyond the free slots while the queue is deep; default 10 × max_workers."),
             ModuleSetting(
-                "claim_connections", .integer, help: "Connections that claim and record tasks side by side; default 2."),
+                "claim_connections", .integer, help: "Connections that claim and record tasks side by side; default 1."),
             ModuleSetting(
                 "poll_interval", .duration, help: "How often to look for tasks without a notification; default 5s."),
             ModuleSetting("retry_backoff", .duration, help: "The wait before a failed task's first retry; default 1s."),
@@ -46,8 +47,7 @@ public final class SchedulerTaskWorker: DaemonModule {
     }
 
     public let context: ModuleContext
-    private let listener: Connection
-    /// One per claiming connection; the first is the module's own.
+    /// One per claiming connection; the first is the module's own, which also listens.
     private let stores: [TaskStore]
     private let runner: TaskRunner
     /// What `scheduler_task_cancel` stops, told through `pgdaemon_cancel` or the heartbeat.
@@ -90,16 +90,15 @@ public final class SchedulerTaskWorker: DaemonModule {
         var stores = [
             TaskStore(connection: context.database, node: context.node, clock: clock, columns: columns, queues: queues)
         ]
-        for lane in 1..<max(1, context.settings.integer("claim_connections", default: 2)) {
+        for lane in 1..<max(1, context.settings.integer("claim_connections", default: 1)) {
             stores.append(
                 TaskStore(
                     connection: try await context.connect("claim-\(lane + 1)"), node: context.node, clock: clock,
                     columns: columns, queues: queues))
         }
         self.stores = stores
-        listener = try await context.connect("listen")
-        try await listener.listen("pgdaemon_task")
-        try await listener.listen("pgdaemon_cancel")
+        try await context.database.listen("pgdaemon_task")
+        try await context.database.listen("pgdaemon_cancel")
     }
 
     /// One stretch of work: claims and runs tasks until the queue is empty and nothing ran for a poll interval, or
@@ -141,7 +140,10 @@ public final class SchedulerTaskWorker: DaemonModule {
                     case .wait:
                         // Woken at least every heartbeat interval, so running tasks' locks stay fresh.
                         group.addTask {
-                            [listener, attempts, wait = min(pollInterval, heartbeatInterval), stop = context.stop] in
+                            [
+                                listener = context.database, attempts, wait = min(pollInterval, heartbeatInterval),
+                                stop = context.stop
+                            ] in
                             let notification =
                                 try? await stop.unlessStopped {
                                     try await listener.nextNotification(timeout: wait)
