@@ -70,11 +70,7 @@ extension Connection {
         // A wake from before this look is spent: the look sees what it announced.
         waker.drain()
         if heard.isEmpty {
-            guard PQconsumeInput(handle) != 0 else {
-                throw PostgresError(
-                    .connectionLost,
-                    message: "The database connection failed: \(String(cString: PQerrorMessage(handle)).oneLine)")
-            }
+            guard PQconsumeInput(handle) != 0 else { throw connectionError(query: nil) }
             collectNotifications(handle)
         }
         if !heard.isEmpty { return .heard(heard.removeFirst()) }

@@ -395,7 +395,7 @@ public actor Connection {
     }
 
     /// The error for a failure without a server message: the session broke, or libpq could not send.
-    private func connectionError(query: String?) -> PostgresError {
+    func connectionError(query: String?) -> PostgresError {
         let reason = handle.map { String(cString: PQerrorMessage($0)).oneLine } ?? ""
         let broken = handle.map { PQstatus($0) == CONNECTION_BAD } ?? true
         return PostgresError(

@@ -32,7 +32,7 @@ actor NodeStatus {
     func health() async -> StatusServer.Response {
         let node = configuration.node
         do {
-            let rows = try await query("SELECT module, state FROM daemon_module_state WHERE node = \(node)")
+            let rows = try await connection.query("SELECT module, state FROM daemon_module_state WHERE node = \(node)")
             var states: [String: String] = [:]
             for row in rows { states[try row.decode(String.self, "module")] = try row.decode(String?.self, "state") }
             let down = configuration.validModules.map(\.name).sorted().compactMap { module -> String? in
@@ -56,7 +56,7 @@ actor NodeStatus {
         let node = configuration.node
         do {
             var text = PrometheusText()
-            let modules = try await query(
+            let modules = try await connection.query(
                 "SELECT module, state, discards, restarts FROM daemon_module_state WHERE node = \(node) ORDER BY 1")
             for (column, help) in [
                 ("discards", "Times a module's process was discarded and replaced."),
@@ -78,7 +78,7 @@ actor NodeStatus {
                     )
                 })
 
-            let singletons = try await query(
+            let singletons = try await connection.query(
                 "SELECT module, epoch, coalesce(held AND holder_node = \(node), false) AS mine FROM daemon_singleton_overview ORDER BY 1"
             )
             text.add(
@@ -105,9 +105,6 @@ actor NodeStatus {
         }
     }
 
-    private func query(_ sql: SQL) async throws -> PostgresRows {
-        try await connection.query(sql)
-    }
 }
 
 /// Lines of the Prometheus text exposition format.
