@@ -4,8 +4,9 @@ import Postgres
 
 /// Returns tasks whose worker vanished to the queue: those whose lock was not refreshed for `lock_timeout`, or whose
 /// node has stopped or stopped heartbeating for as long (at least three heartbeats). Each rescue leaves a history row ('rescued'); a task rescued
-/// on its last attempt fails instead, so a task that kills its worker every time cannot loop forever. Also prunes
-/// history and cron slot records older than `history_retention`. A singleton.
+/// on its last attempt fails instead, so a task that kills its worker every time cannot loop forever. Also keeps
+/// history's daily partitions: creates them a week ahead and drops those older than `history_retention`, and prunes
+/// cron slot records as old. A singleton.
 public final class SchedulerTaskRescuer: DaemonModule {
     public static let description = "Returns tasks of vanished workers to the queue and prunes old history."
     public static var defaultCluster: ClusterMode { .singleton }
@@ -13,11 +14,13 @@ public final class SchedulerTaskRescuer: DaemonModule {
     public static var settings: [ModuleSetting] {
         [
             ModuleSetting("lock_timeout", .duration, help: "How stale a running task's lock may get; default 60s."),
-            ModuleSetting("history_retention", .duration, help: "How long history rows are kept; default 7d."),
+            ModuleSetting(
+                "history_retention", .duration,
+                help: "How long history rows are kept, at least; dropped a UTC day at a time; default 7d."),
         ]
     }
 
-    /// History rows deleted per statement, so pruning never holds long locks.
+    /// Cron slot records deleted per statement, so pruning never holds long locks.
     static let pruneBatch = 10_000
 
     public let context: ModuleContext
@@ -47,7 +50,18 @@ public final class SchedulerTaskRescuer: DaemonModule {
         if rescued > 0 {
             context.logger.notice("Rescued tasks of vanished workers.", metadata: ["tasks": "\(rescued)"])
         }
-        try await store.prune(olderThan: retention, limit: Self.pruneBatch)
+        let history = try await store.maintainHistory(retention: retention)
+        if history.created > 0 || history.dropped > 0 {
+            context.logger.notice(
+                "Kept history's partitions.",
+                metadata: ["created": "\(history.created)", "dropped": "\(history.dropped)"])
+        }
+        if history.deferred > 0 {
+            context.logger.info(
+                "History partitions were busy; they are created or dropped at the next run.",
+                metadata: ["deferred": "\(history.deferred)"])
+        }
+        try await store.pruneCronSlots(olderThan: retention, limit: Self.pruneBatch)
         return .proceed
     }
 }

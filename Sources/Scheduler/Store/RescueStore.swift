@@ -1,7 +1,8 @@
 import DaemonKit
 import Postgres
 
-/// The rescuer's SQL: taking back the tasks of vanished workers, and pruning history and cron slot records.
+/// The rescuer's SQL: taking back the tasks of vanished workers, and keeping history's partitions, and pruning cron
+/// slot records.
 struct RescueStore: Sendable {
     let connection: Connection
     /// The insert of each rescued task's history row, from `t` (the task) joined with `lost`.
@@ -58,14 +59,26 @@ struct RescueStore: Sendable {
         }
     }
 
-    /// Deletes up to `limit` history rows and up to `limit` cron slot records older than `retention`.
-    func prune(olderThan retention: Duration, limit: Int) async throws {
-        try await connection.execute(
-            """
-            DELETE FROM scheduler_task_history WHERE id IN (
-                SELECT id FROM scheduler_task_history WHERE finished_at < now() - \(retention)::interval
-                LIMIT \(limit))
-            """)
+    /// What one call of `scheduler_task_history_maintain` did to history's partitions.
+    struct HistoryMaintenance: Sendable, Equatable {
+        var created: Int
+        var dropped: Int
+        /// Partitions left for the next call because their lock was busy.
+        var deferred: Int
+    }
+
+    /// Creates history's partitions for the days ahead and drops those wholly older than `retention`: a day's rows go
+    /// in one DROP, where deleting them row by row left as many dead rows for autovacuum.
+    func maintainHistory(retention: Duration) async throws -> HistoryMaintenance {
+        let row = try await connection.query(
+            "SELECT created, dropped, deferred FROM scheduler_task_history_maintain(\(retention)::interval)")[0]
+        return HistoryMaintenance(
+            created: try row.decode(Int.self, "created"), dropped: try row.decode(Int.self, "dropped"),
+            deferred: try row.decode(Int.self, "deferred"))
+    }
+
+    /// Deletes up to `limit` cron slot records older than `retention`; the table holds one row per entry and slot.
+    func pruneCronSlots(olderThan retention: Duration, limit: Int) async throws {
         try await connection.execute(
             """
             DELETE FROM scheduler_cron_slot WHERE (name, slot) IN (
