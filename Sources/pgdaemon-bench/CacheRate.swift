@@ -3,15 +3,6 @@ import Cache
 import Foundation
 import Postgres
 
-/// Drives the library APIs for `benchmarks/`: runs one operation on several connections for a while and prints the
-/// rate as a JSON line. The database comes from libpq's `PG*` variables.
-@main
-struct PGDaemonBench: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "pgdaemon-bench", abstract: "Benchmark drivers for benchmarks/; not part of the product.",
-        subcommands: [CacheRate.self])
-}
-
 /// A value of the size and shape a daemon caches: a record of a few fields (about 220 bytes as JSON).
 struct TypicalValue: Codable {
     var id: Int
