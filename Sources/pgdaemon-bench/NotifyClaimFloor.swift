@@ -4,8 +4,10 @@ import Postgres
 
 /// The floor under any PostgreSQL queue's enqueue→start latency (issue 17, item 5): one session inserts a row and
 /// notifies in one statement, a second waits for the notification, and a third then claims the row with
-/// `SKIP LOCKED`, ROUNDS times, `interval` apart. The latency is the server's: from the insert's transaction time, as
-/// a task's `create_time`, to the claim's `clock_timestamp()`, as near its `started_at` as a bare claim gets.
+/// `SKIP LOCKED`, ROUNDS times, `interval` apart. The latency runs from the insert's transaction time, as a task's
+/// `create_time`, to the moment the claim's commit has returned to the claimer, where a worker records `started_at`:
+/// a claim is not safe to act on before its commit, which on a durable server waits for its WAL flush like the
+/// insert's. The client's clock is the server's on one machine.
 struct NotifyClaimFloor: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "floor", abstract: "The insert+NOTIFY+claim floor of enqueue→start latency, p50/p95/p99.")
@@ -37,9 +39,10 @@ struct NotifyClaimFloor: AsyncParsableCommand {
                 """
                 DELETE FROM bench_floor_probe WHERE id = (
                     SELECT id FROM bench_floor_probe ORDER BY id FOR UPDATE SKIP LOCKED LIMIT 1)
-                RETURNING extract(epoch FROM clock_timestamp() - created)::float8 * 1000 AS ms
+                RETURNING extract(epoch FROM created)::float8 AS created
                 """, prepared: true)
-            latencies.append(try claimed[0].decode(Double.self, "ms"))
+            let created = try claimed[0].decode(Double.self, "created")
+            latencies.append((Date().timeIntervalSince1970 - created) * 1000)
             try await Task.sleep(for: .milliseconds(intervalMs))
         }
         try await inserter.execute("DROP TABLE bench_floor_probe")
