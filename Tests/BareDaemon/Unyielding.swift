@@ -10,7 +10,9 @@ final class Unyielding: DaemonModule {
         self.context = context
     }
 
+    /// Says so before it sleeps: a stop that arrives earlier, during PreRun, would skip Run altogether.
     func run() async throws -> ModuleStep {
+        context.logger.info("Sleeping in run().")
         try await Task.sleep(for: .seconds(3600))
         return .proceed
     }

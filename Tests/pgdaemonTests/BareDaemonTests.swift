@@ -42,6 +42,7 @@ struct BareDaemonTests {
         try await withDaemon(modules: "  Unyielding: {}") { daemon, _ in
             try daemon.start(binary: Self.binary)
             let module = try await daemon.waitForModule("Unyielding", iterations: 0)
+            try await waitUntil("the module sleeps in run()") { daemon.output.contains("Sleeping in run().") }
             let asked = ContinuousClock.now
             daemon.signal(SIGTERM)
             #expect(try await daemon.waitForExit() == 0)
