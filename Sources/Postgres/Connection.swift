@@ -103,11 +103,38 @@ public actor Connection {
             let reason = connection.map { String(cString: PQerrorMessage($0)).oneLine } ?? "out of memory"
             if let connection { PQfinish(connection) }
             throw PostgresError(
-                .connectionFailed, message: options.redact("Cannot connect to PostgreSQL: \(reason)"))
+                .connectionFailed,
+                message: options.redact("Cannot connect to PostgreSQL: \(reason)"))
+        }
+        if !options.acceptsStandby, let refusal = Self.readOnlyRefusal(connection) {
+            PQfinish(connection)
+            throw PostgresError(.connectionFailed, message: options.redact(refusal))
         }
         adopt(connection)
         try useISODates(connection)
         try keepServerSideAlive(connection, ConnectionOptions.serverKeepaliveScript(parameters))
+    }
+
+    /// Why a server that takes no writes is refused, from the settings it reports at the start of every session
+    /// (PostgreSQL 14 and later; a pooler may pass neither, and then the first write says it). libpq's own check,
+    /// `target_session_attrs=read-write`, asks with a query where they are not reported, which behind a transaction
+    /// pooler waits for a server session of its own; a connection string may still set it to pick the primary
+    /// among several hosts.
+    private static func readOnlyRefusal(_ connection: OpaquePointer) -> String? {
+        func reported(_ name: String) -> Bool {
+            PQparameterStatus(connection, name).map { String(cString: $0) } == "on"
+        }
+        let server =
+            "\(PQhost(connection).map { String(cString: $0) } ?? "?"):\(PQport(connection).map { String(cString: $0) } ?? "?")"
+        if reported("in_hot_standby") {
+            return
+                "Cannot use PostgreSQL at \(server): it is a standby, which takes no writes; pgdaemon needs the primary"
+                + " (with several hosts in the connection string, target_session_attrs=read-write picks it)."
+        }
+        if reported("default_transaction_read_only") {
+            return "Cannot use PostgreSQL at \(server): its default_transaction_read_only is on, and pgdaemon writes."
+        }
+        return nil
     }
 
     /// Over TCP, the server watches the session with the client's keepalives and gives up on data left unacknowledged

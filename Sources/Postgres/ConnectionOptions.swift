@@ -24,6 +24,10 @@ public struct ConnectionOptions: Sendable {
     /// Milliseconds sent data may stay unacknowledged before the connection counts as dead; default 10 000. Keepalives
     /// only watch an idle connection; this bounds a statement sent into a network that has gone silent.
     public var tcpUserTimeoutMilliseconds: Int = 10_000
+    /// Whether a server that takes no writes will do, for a session that only reads (a test's observer). Default
+    /// `false`: every session pgdaemon opens writes (heartbeats, claims, locks), so a standby is refused at the
+    /// connection, with one sentence, instead of failing statement by statement.
+    public var acceptsStandby = false
 
     /// The statements that give the server's end of the session the keepalives and timeout that `parameters` (the
     /// connection string's, else our defaults) give the client's: the server's own default is the kernel's two hours

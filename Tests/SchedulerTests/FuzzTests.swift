@@ -6,7 +6,8 @@ import Testing
 /// Random input for the two parsers that read what people write: the cron parser and the configuration loader. Each
 /// input must either be read or be refused with its own error type and a one-line message; a crash, a hang (the
 /// suite's time limit) or another error type fails. The generator is seeded, so a failure names the input that
-/// reproduces it.
+/// reproduces it. Each loop yields now and then: on this machine's two cooperative threads, two tests that ran tens of
+/// seconds without a pause held up every other test, whose waits for a daemon then timed out.
 @Suite("Fuzzing the cron parser and the configuration loader", .timeLimit(.minutes(2)))
 struct FuzzTests {
     /// SplitMix64: small, fast, and the same sequence for the same seed on every platform.
@@ -33,11 +34,12 @@ struct FuzzTests {
     static let zones = ["UTC", "Europe/Berlin", "America/New_York", "Australia/Lord_Howe", "Asia/Kathmandu"]
         .compactMap(TimeZone.init(identifier:))
 
-    @Test func theCronParserReadsOrRefusesAnyExpression() throws {
+    @Test func theCronParserReadsOrRefusesAnyExpression() async throws {
         var random = Generator(state: 20_261_130)
         var parsed = 0
         let start = Date(timeIntervalSince1970: 1_711_846_800)  // 2024-03-31 01:00 UTC, the EU spring-forward day
-        for _ in 0..<20_000 {
+        for round in 0..<20_000 {
+            if round % 100 == 0 { await Task.yield() }
             // Half of them have the shape of an expression (five or six fields of tokens), half are token soup.
             let expression =
                 Bool.random(using: &random)
@@ -84,7 +86,7 @@ struct FuzzTests {
         """
     static let yamlCharacters = Array(":{}[]-,#&*!|>'\"%@`? \n\t\\0123456789abcxyzé\u{0}\u{1B}")
 
-    @Test func theConfigurationLoaderReadsOrRefusesAnyFile() throws {
+    @Test func theConfigurationLoaderReadsOrRefusesAnyFile() async throws {
         var random = Generator(state: 42)
         let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-fuzz-\(UUID().uuidString).yaml")
             .path
@@ -92,7 +94,8 @@ struct FuzzTests {
         try Self.validConfiguration.write(toFile: path, atomically: false, encoding: .utf8)
         _ = try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
         var refused = 0
-        for _ in 0..<2_000 {
+        for round in 0..<2_000 {
+            if round % 10 == 0 { await Task.yield() }
             var text = Array(Self.validConfiguration)
             for _ in 0..<Int.random(in: 1...4, using: &random) {
                 let at = Int.random(in: 0..<text.count, using: &random)

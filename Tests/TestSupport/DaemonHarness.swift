@@ -43,7 +43,10 @@ public final class DaemonHarness {
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         self.node = node ?? "node-\(UUID().uuidString.prefix(8).lowercased())"
         self.connectionString = connectionString
-        observer = try await Connection.connect(ConnectionOptions(connectionString, applicationName: "pgdaemon-tests"))
+        var observing = ConnectionOptions(connectionString, applicationName: "pgdaemon-tests")
+        // It reads the node's rows also while the node waits on a standby for its promotion.
+        observing.acceptsStandby = true
+        observer = try await Connection.connect(observing)
         try writeConfiguration(modules: modules)
     }
 

@@ -48,6 +48,12 @@ public struct ThrowawayPostgres: Sendable {
     }
 
     public func start() async throws { try await pgLocal(["start", folder]) }
+    /// Starts this server as a streaming standby of `primary`, copied from it with `pg_basebackup`.
+    public func startStandby(of primary: ThrowawayPostgres) async throws {
+        try await pgLocal(["standby", folder, primary.folder])
+    }
+    /// Promotes this standby; returns once it accepts writes.
+    public func promote() async throws { try await pgLocal(["promote", folder]) }
     public func stop() async throws { try await pgLocal(["stop", folder]) }
     public func remove() async { try? await pgLocal(["stop", folder, "--remove"]) }
 
