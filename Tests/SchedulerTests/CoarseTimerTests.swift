@@ -2,7 +2,7 @@ import Testing
 
 @testable import Scheduler
 
-@Suite("Coarse timer for task and command timeouts", .timeLimit(.minutes(1)))
+@Suite("Coarse timer for task and command timeouts", .timeLimit(.minutes(2)))
 struct CoarseTimerTests {
     @Test func aSleeperWakesAtItsDeadlineNotBefore() async throws {
         let timer = CoarseTimer(resolution: .milliseconds(10))

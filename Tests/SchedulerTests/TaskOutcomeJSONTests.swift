@@ -5,7 +5,7 @@ import Testing
 
 @testable import Scheduler
 
-@Suite("Outcomes as JSON for the worker's statements", .timeLimit(.minutes(1)))
+@Suite("Outcomes as JSON for the worker's statements", .timeLimit(.minutes(2)))
 struct TaskOutcomeJSONTests {
     /// The server's JSON parser reads back every field as it was, whatever the task's error and output hold; a NUL,
     /// which PostgreSQL's text cannot hold, comes back as U+FFFD.

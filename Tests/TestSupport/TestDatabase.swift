@@ -15,19 +15,25 @@ public struct TestDatabase: Sendable {
     /// The connection string for child processes: `dbname=NAME`, the rest from the inherited `PG*` variables.
     public var connectionString: String { "dbname=\(name)" }
 
-    /// Creates an empty database, migrated with the embedded migrations when `migrated` is true.
+    /// Creates an empty database, or when `migrated` is true a copy of one migrated with the embedded migrations:
+    /// copying is as cheap as creating, and migrating every test's database anew cost the server a third of the
+    /// first minute of a full run, in which every test starts at once.
     public static func create(migrated: Bool = true) async throws -> TestDatabase {
         let name = "pgdaemon_test_" + UUID().uuidString.replacingOccurrences(of: "-", with: "").prefix(16).lowercased()
         let admin = try await Connection.connect(ConnectionOptions(applicationName: "pgdaemon-tests"))
-        try await admin.execute("CREATE DATABASE \(identifier: name)")
-        await admin.close()
-        let database = TestDatabase(name: name)
-        if migrated {
-            let connection = try await database.connect()
-            try await Migrator(connection: connection).migrate()
-            await connection.close()
+        do {
+            if migrated {
+                let template = try await MigratedTemplate.shared.name(admin: admin)
+                try await admin.execute("CREATE DATABASE \(identifier: name) TEMPLATE \(identifier: template)")
+            } else {
+                try await admin.execute("CREATE DATABASE \(identifier: name)")
+            }
+        } catch {
+            await admin.close()
+            throw error
         }
-        return database
+        await admin.close()
+        return TestDatabase(name: name)
     }
 
     public func connect(applicationName: String = "pgdaemon-tests") async throws -> Connection {
