@@ -37,7 +37,7 @@ struct PGDaemonCommand: AsyncParsableCommand {
 
     static func main(registry: ModuleRegistry) async {
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(ProcessArguments.afterProgramName)
             if let command = command as? any DaemonCommand {
                 try await command.run(registry)
             } else if var command = command as? any AsyncParsableCommand {

@@ -14,6 +14,9 @@ public struct NewTask: Sendable {
     public var uniqueKey: String?
     /// When to run; `nil` or a time not later than now means at once.
     public var executionTime: Date?
+    /// How long after the database's `now()` to run, when set instead of `executionTime`: the database's clock
+    /// decides, so a client whose clock is off still delays a task by what it asked.
+    public var delay: Duration?
     /// Attempts before the task stays failed; default 3.
     public var maxAttempts: Int
     /// The named queue it runs in; default `default`.
@@ -23,7 +26,8 @@ public struct NewTask: Sendable {
 
     public init(
         type: String, dataJSON: String = "{}", name: String? = nil, priority: Int = 0, uniqueKey: String? = nil,
-        executionTime: Date? = nil, maxAttempts: Int = 3, queue: String = "default", concurrencyKey: String? = nil
+        executionTime: Date? = nil, delay: Duration? = nil, maxAttempts: Int = 3, queue: String = "default",
+        concurrencyKey: String? = nil
     ) {
         self.type = type
         self.dataJSON = dataJSON
@@ -31,6 +35,7 @@ public struct NewTask: Sendable {
         self.priority = priority
         self.uniqueKey = uniqueKey
         self.executionTime = executionTime
+        self.delay = delay
         self.maxAttempts = maxAttempts
         self.queue = queue
         self.concurrencyKey = concurrencyKey

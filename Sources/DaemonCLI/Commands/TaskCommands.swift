@@ -76,17 +76,18 @@ struct TaskCommand: AsyncParsableCommand {
             if let fromFile { return try await enqueue(file: fromFile, registry) }
             let type = type ?? ""
             let (_, connection) = try await global.connect(purpose: "cli", registry: registry)
-            var executionTime = at.flatMap(Self.parseTime)
-            if let delay = delay.flatMap(DurationText.parse) {
-                executionTime = Date().addingTimeInterval(delay / .seconds(1))
-            }
+            let executionTime = at.flatMap(Self.parseTime)
+            let delay = delay.flatMap(DurationText.parse)
             let id = try await TaskQueue(connection: connection).add(
                 NewTask(
                     type: type, dataJSON: data, name: name, priority: priority, uniqueKey: unique,
-                    executionTime: executionTime, maxAttempts: maxAttempts, queue: queue, concurrencyKey: key))
+                    executionTime: executionTime, delay: delay, maxAttempts: maxAttempts, queue: queue,
+                    concurrencyKey: key))
             await connection.close()
-            print(
-                "Enqueued task \(id) (\(type))" + (executionTime.map { ", due \($0.formatted(.iso8601))" } ?? "") + ".")
+            let due =
+                executionTime.map { ", due \($0.formatted(.iso8601))" }
+                ?? delay.map { ", due in \(DurationText.format($0)) by the database's clock" } ?? ""
+            print("Enqueued task \(id) (\(type))\(due).")
         }
 
         /// Every line of the file enqueued in one transaction, a statement per `fileBatch` lines, while another task

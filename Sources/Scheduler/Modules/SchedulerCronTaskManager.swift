@@ -6,7 +6,8 @@ import Postgres
 /// `scheduler_cron_slot` in the same transaction as its task, under the holder's fence, so a slot runs once in the
 /// cluster even if two managers ever ran. It sleeps until the next slot, so tasks start on time, not on a polling loop.
 /// After downtime, `catch_up: once` runs the latest missed slot and records the others as skipped; `skip` records
-/// them all as skipped.
+/// them all as skipped. Slots are read on the database's clock (`DatabaseClock`): a node whose wall clock is off
+/// still enqueues each slot at its time.
 public final class SchedulerCronTaskManager: DaemonModule {
     public static let description = "Enqueues the cron: entries' tasks at their slots, each slot once in the cluster."
     public static var defaultCluster: ClusterMode { .singleton }
@@ -19,6 +20,7 @@ public final class SchedulerCronTaskManager: DaemonModule {
 
     public let context: ModuleContext
     private let store: CronStore
+    private let clock = DatabaseClock()
     private var lead = CronLead()
 
     public init(context: ModuleContext) async throws {
@@ -26,13 +28,16 @@ public final class SchedulerCronTaskManager: DaemonModule {
         store = CronStore(connection: context.database)
         let entries = context.configuration.section(CronSection.self).entries
         var memo = CronSlotMemo()
-        let now = Date()
+        // Once per process: the offset is to this process's monotonic clock, which does not step; a step of the
+        // server's clock is learned by the next child process.
+        try await clock.synchronize(on: context.database)
+        let now = clock.date
         try await store.register(entries, next: entries.map { memo.next(of: $0, after: now.addingTimeInterval(-1)) })
     }
 
     public func run() async throws -> ModuleStep {
         let entries = context.configuration.section(CronSection.self).entries
-        let now = Date()
+        let now = clock.date
         let known = try await store.entrySlots()
         var memo = CronSlotMemo()
         let firsts = entries.map { memo.next(of: $0, after: known[$0.name]?.last ?? now.addingTimeInterval(-1)) }
@@ -64,11 +69,11 @@ public final class SchedulerCronTaskManager: DaemonModule {
         }
         // Every entry's slots that came since the last look go in together: 1,000 entries due in the same second
         // are one transaction, so the last of them is as late as the first.
-        let stop = context.stop
+        let (stop, clock) = (context.stop, clock)
         if let preparation = try await store.record(
             due, fence: context.fence, node: context.node,
             beforeCommit: {
-                let wait = horizon.timeIntervalSinceNow
+                let wait = horizon.timeIntervalSince(clock.date)
                 guard wait > 0 else { return true }
                 return try await !stop.sleep(for: .seconds(wait))
             })
@@ -85,7 +90,7 @@ public final class SchedulerCronTaskManager: DaemonModule {
         }
         try await store.setNextSlots(nextSlots)
         try await store.updateLastStatus()
-        let wait = wake.timeIntervalSinceNow - lead.seconds(for: next, at: wake)
+        let wait = wake.timeIntervalSince(clock.date) - lead.seconds(for: next, at: wake)
         _ = try await context.stop.sleep(for: min(.seconds(max(wait, 0)), Self.longestSleep))
         return .proceed
     }

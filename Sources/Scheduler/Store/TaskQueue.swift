@@ -17,8 +17,10 @@ public struct TaskQueue: Sendable {
         try await connection.query(
             """
             SELECT scheduler_task_add(\(task.type), \(task.dataJSON)::jsonb, \(task.name), \(task.priority)::int4,
-                                      \(task.uniqueKey), \(task.executionTime)::timestamptz, \(task.maxAttempts)::int4,
-                                      \(task.queue), \(task.concurrencyKey)) AS id
+                                      \(task.uniqueKey),
+                                      coalesce(now() + \(task.delay.map { $0 / .seconds(1) })::float8 * interval '1 s',
+                                               \(task.executionTime)::timestamptz),
+                                      \(task.maxAttempts)::int4, \(task.queue), \(task.concurrencyKey)) AS id
             """)[0].decode(Int64.self, "id")
     }
 
