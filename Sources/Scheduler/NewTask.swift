@@ -14,7 +14,7 @@ public struct NewTask: Sendable {
     public var uniqueKey: String?
     /// When to run; `nil` or a time not later than now means at once.
     public var executionTime: Date?
-    /// How long after the database's `now()` to run, when set instead of `executionTime`: the database's clock
+    /// How long after the database's `now()` to run; when set, `executionTime` is not used. The database's clock
     /// decides, so a client whose clock is off still delays a task by what it asked.
     public var delay: Duration?
     /// Attempts before the task stays failed; default 3.
