@@ -21,6 +21,13 @@ struct FenceTests {
             #expect(try await fenced())
             #expect(await lock.stillHeld())
 
+            // The same epoch and lock session pid from another run of a server (as a holder from before a failover has
+            // them, where the promoted standby gave out its epoch again and the pid is another's) do not pass.
+            let fromBefore = Fence(
+                module: fence.module, epoch: fence.epoch, lock: fence.lock, lockBackendPID: fence.lockBackendPID,
+                serverStartedAt: "2026-01-01 00:00:00+00")
+            #expect(try await writer.query("SELECT \(fromBefore.condition) AS ok")[0].decode(Bool.self, "ok") == false)
+
             // A later holder's epoch makes this one stale, even while it still holds a lock.
             try await writer.execute("UPDATE daemon_singleton SET epoch = epoch + 1 WHERE module = 'Reports'")
             #expect(try await fenced() == false)

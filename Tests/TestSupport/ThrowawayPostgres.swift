@@ -8,14 +8,18 @@ public struct ThrowawayPostgres: Sendable {
     public let folder: String
     /// The IPv4 addresses it listens on, comma-separated.
     public let listenAddresses: String
+    /// Whether it keeps PostgreSQL's durable defaults (a test of synchronous replication needs synchronous_commit on),
+    /// or runs with fsync, synchronous_commit and full_page_writes off as the test command's servers do.
+    public let durable: Bool
 
     /// The repository's root, found from this file's place in it.
     static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    public init(listenAddresses: String = "127.0.0.1") {
+    public init(listenAddresses: String = "127.0.0.1", durable: Bool = false) {
         folder = "/tmp/pgdaemon-outage-\(UUID().uuidString.prefix(8))"
         self.listenAddresses = listenAddresses
+        self.durable = durable
     }
 
     /// The connection string of its `postgres` database, over the Unix socket, from the `env` file `pg-local` writes.
@@ -54,6 +58,8 @@ public struct ThrowawayPostgres: Sendable {
     }
     /// Promotes this standby; returns once it accepts writes.
     public func promote() async throws { try await pgLocal(["promote", folder]) }
+    /// Kills the server and all its processes with SIGKILL, as when its host dies.
+    public func crash() async throws { try await pgLocal(["crash", folder]) }
     public func stop() async throws { try await pgLocal(["stop", folder]) }
     public func remove() async { try? await pgLocal(["stop", folder, "--remove"]) }
 
@@ -62,7 +68,9 @@ public struct ThrowawayPostgres: Sendable {
         let script = Self.repositoryRoot.appending(path: "scripts/pg-local").path
         let status = try await runToCompletion(
             [script] + arguments,
-            environment: ProcessInfo.processInfo.environment.merging(["PG_LOCAL_LISTEN": listenAddresses]) { $1 })
+            environment: ProcessInfo.processInfo.environment.merging([
+                "PG_LOCAL_LISTEN": listenAddresses, "PG_LOCAL_DURABLE": durable ? "1" : "0",
+            ]) { $1 })
         guard status == 0 else {
             throw CocoaError(
                 .executableLoad, userInfo: [NSLocalizedDescriptionKey: "pg-local \(arguments) exited with \(status)"])

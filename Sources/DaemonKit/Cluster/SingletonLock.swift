@@ -68,12 +68,13 @@ public actor SingletonLock {
             ON CONFLICT (module) DO UPDATE
             SET node = EXCLUDED.node, pid = EXCLUDED.pid, epoch = s.epoch + 1, acquired_at = now(),
                 lock_objid = EXCLUDED.lock_objid, lease_renewed_at = now(), backend_pid = EXCLUDED.backend_pid
-            RETURNING epoch, pg_backend_pid() AS backend
+            RETURNING epoch, pg_backend_pid() AS backend, pg_postmaster_start_time()::text AS server_started
             """)[0]
         // The server's own pid: behind a proxy, libpq's backend pid is the proxy's key.
         let fence = Fence(
             module: module, epoch: try row.decode(Int64.self, "epoch"), lock: key,
-            lockBackendPID: try row.decode(Int32.self, "backend"))
+            lockBackendPID: try row.decode(Int32.self, "backend"),
+            serverStartedAt: try row.decode(String.self, "server_started"))
         self.fence = fence
         return fence
     }

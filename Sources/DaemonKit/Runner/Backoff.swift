@@ -41,6 +41,9 @@ public struct Backoff: Sendable, Equatable {
         attempts = 0
     }
 
-    /// A module's wait for a database that does not answer (PreRun, and connecting): 1 s, doubling to 30 s.
-    public static let waitingForTheDatabase = Backoff(initial: .seconds(1), cap: .seconds(30))
+    /// A module's wait for a database that does not answer (PreRun, and connecting): 250 ms, doubling to 5 s, spread
+    /// by ±20 %. The cap bounds how long a node lags behind a database that is back: after a failover of half a
+    /// minute, a 30 s cap left modules idle up to 30 s more. An attempt on a server that is down costs a refused
+    /// connection; the spread keeps the nodes from arriving together.
+    public static let waitingForTheDatabase = Backoff(initial: .milliseconds(250), cap: .seconds(5), jitter: 0.2)
 }
