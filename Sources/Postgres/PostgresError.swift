@@ -68,6 +68,12 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
             || sqlState == "57P03"
     }
 
+    /// True when the server is out of a resource it needs for the statement (SQLSTATE class 53: disk full, out of
+    /// memory, too many connections): nothing was wrong with the statement, and it may work once the server has room.
+    public var isOutOfResources: Bool {
+        sqlState?.hasPrefix("53") ?? false
+    }
+
     public var description: String {
         var text = message
         if let sqlState { text += " (SQLSTATE \(sqlState))" }

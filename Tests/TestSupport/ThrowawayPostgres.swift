@@ -1,5 +1,5 @@
 import DaemonKit
-import Foundation
+public import Foundation
 import Postgres
 
 /// A PostgreSQL server of a test's own, started with `scripts/pg-local`, for tests that stop and start the server
@@ -12,12 +12,13 @@ public struct ThrowawayPostgres: Sendable {
     /// or runs with fsync, synchronous_commit and full_page_writes off as the test command's servers do.
     public let durable: Bool
 
-    /// The repository's root, found from this file's place in it.
-    static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+    /// The repository's root, found from this file's place in it (scripts/ are there).
+    public static let repositoryRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .deletingLastPathComponent().deletingLastPathComponent()
 
-    public init(listenAddresses: String = "127.0.0.1", durable: Bool = false) {
-        folder = "/tmp/pgdaemon-outage-\(UUID().uuidString.prefix(8))"
+    /// `parent` is where its folder goes (a small file system of a test's own, for a full disk).
+    public init(listenAddresses: String = "127.0.0.1", durable: Bool = false, parent: String = "/tmp") {
+        folder = "\(parent)/pgdaemon-outage-\(UUID().uuidString.prefix(8))"
         self.listenAddresses = listenAddresses
         self.durable = durable
     }

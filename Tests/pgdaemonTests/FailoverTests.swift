@@ -100,7 +100,7 @@ private struct FailoverRun {
         let primary = ThrowawayPostgres(durable: true)
         let standby = ThrowawayPostgres(durable: true)
         var nodes: [DaemonHarness] = []
-        let enqueuer = Enqueuer()
+        let enqueuer = SteadyEnqueuer(prefix: "load")
         do {
             try await primary.start()
             let admin = try await Connection.connect(ConnectionOptions(try primary.connectionString))
@@ -265,32 +265,5 @@ private struct FailoverRun {
             uniqueKeysWithValues: try await connection.query("SELECT module, epoch FROM daemon_singleton").map {
                 (try $0.decode(String.self, "module"), try $0.decode(Int.self, "epoch"))
             })
-    }
-}
-
-/// Enqueues a named Noop task every 10 ms on a connection of its own, through the kill, reconnecting as the nodes
-/// do: each name is tried once, and acknowledged when its insert's commit came back.
-private actor Enqueuer {
-    private(set) var acknowledged: Set<String> = []
-
-    func run(url: String) async {
-        var connection: Connection?
-        var next = 0
-        while !Task.isCancelled {
-            if connection == nil { connection = try? await Connection.connect(ConnectionOptions(url)) }
-            if let open = connection {
-                next += 1
-                let name = "load-\(next)"
-                do {
-                    try await open.execute("INSERT INTO scheduler_task (task_type, name) VALUES ('Noop', \(name))")
-                    acknowledged.insert(name)
-                } catch {
-                    await open.close()
-                    connection = nil
-                }
-            }
-            try? await Task.sleep(for: .milliseconds(10))
-        }
-        await connection?.close()
     }
 }

@@ -38,7 +38,7 @@ public final class ModuleContext: Sendable {
     public var settings: ModuleSettings { module.settings }
 
     /// Returns once the database answers; while it does not, reports `waiting-for-db` and retries with a backoff from
-    /// 1 s to 30 s, reconnecting each time, so a module never spins against a database that is down.
+    /// 250 ms to 5 s, reconnecting each time, so a module never spins against a database that is down.
     public func waitForDatabase() async throws {
         var backoff = Backoff.waitingForTheDatabase
         var waited = false

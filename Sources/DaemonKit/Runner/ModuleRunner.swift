@@ -204,9 +204,22 @@ public struct ModuleRunner: Sendable {
     }
 
     /// A thrown step: a stop request when the task was cancelled, else an error that is logged and recorded.
+    ///
+    /// A server out of disk, memory or connections fails every module's writes alike, and nothing in the modules can
+    /// help: the process shows `waiting-for-db` with the error (so `/health` answers 503 naming it) and waits the
+    /// database backoff's longest step before it ends, so that a fresh process tries again every few seconds (a
+    /// process that ran a second is restarted at once), not in a loop of errors.
     private func failed(_ error: any Error, step: String, state: ModuleStateStore, exit: ModuleExit) async -> ModuleExit
     {
         if Task.isCancelled || error is CancellationError || stop.isRequested { return .stopped }
+        if let error = error as? PostgresError, error.isOutOfResources {
+            logger.warning(
+                "The database is out of resources; trying again in a fresh process shortly.",
+                metadata: ["step": "\(step)", "error": "\(error)"])
+            await state.report(.waitingForDatabase, lastError: "\(step): \(error)")
+            let stopped = (try? await stop.sleep(for: Backoff.waitingForTheDatabase.cap)) ?? true
+            return stopped ? .stopped : exit
+        }
         logger.error("A step failed.", metadata: ["step": "\(step)", "error": "\(error)"])
         await state.report(.discarding, lastError: "\(step): \(error)")
         return exit

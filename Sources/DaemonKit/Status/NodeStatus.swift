@@ -9,12 +9,13 @@ actor NodeStatus {
     private let configuration: Configuration
     /// The binary's registry, whose libraries add their metrics.
     private let registry: ModuleRegistry
-    private let connection: Connection
+    private let registration: NodeRegistration
+    private var connection: Connection { registration.connection }
 
-    init(configuration: Configuration, registry: ModuleRegistry, connection: Connection) {
+    init(configuration: Configuration, registry: ModuleRegistry, registration: NodeRegistration) {
         self.configuration = configuration
         self.registry = registry
-        self.connection = connection
+        self.registration = registration
     }
 
     /// Module states that count as up: a discard and the start after it are the normal lifecycle.
@@ -28,16 +29,26 @@ actor NodeStatus {
         }
     }
 
-    /// 200 while the database answers and every configured module is up; 503 naming what is not.
+    /// 200 while the database answers, the node's last heartbeat was written and every configured module is up; 503
+    /// naming what is not, with the error a module last recorded.
     func health() async -> StatusServer.Response {
         let node = configuration.node
         do {
-            let rows = try await connection.query("SELECT module, state FROM daemon_module_state WHERE node = \(node)")
-            var states: [String: String] = [:]
-            for row in rows { states[try row.decode(String.self, "module")] = try row.decode(String?.self, "state") }
-            let down = configuration.validModules.map(\.name).sorted().compactMap { module -> String? in
-                guard let state = states[module] else { return "\(module) has not started" }
-                return ModuleState(rawValue: state).map(Self.upStates.contains) == true ? nil : "\(module) is \(state)"
+            let rows = try await connection.query(
+                "SELECT module, state, last_error FROM daemon_module_state WHERE node = \(node)")
+            var states: [String: (state: String?, error: String?)] = [:]
+            for row in rows {
+                states[try row.decode(String.self, "module")] = (
+                    try row.decode(String?.self, "state"), try row.decode(String?.self, "last_error")
+                )
+            }
+            var down = configuration.validModules.map(\.name).sorted().compactMap { module -> String? in
+                guard let (state, error) = states[module] else { return "\(module) has not started" }
+                guard ModuleState(rawValue: state ?? "").map(Self.upStates.contains) != true else { return nil }
+                return "\(module) is \(state ?? "unknown")" + (error.map { " (\($0))" } ?? "")
+            }
+            if let failure = await registration.heartbeatFailure {
+                down.insert("the node's heartbeat failed: \(failure)", at: 0)
             }
             guard down.isEmpty else {
                 return StatusServer.Response(

@@ -16,6 +16,9 @@ public actor NodeRegistration {
     /// When this run started, as `daemon_node.started_at` records it: with the host and pid, what tells this run's
     /// own earlier session apart from another supervisor.
     private var startedAt: Date?
+    /// Why the last heartbeat failed; nil once one is written. A server whose disk is full still answers the reads
+    /// of `/health`, and this is how `/health` learns that the node cannot write.
+    public private(set) var heartbeatFailure: String?
 
     /// The version `daemon_node.version` shows.
     public static let version = "0.1.0"
@@ -106,17 +109,23 @@ public actor NodeRegistration {
     /// `NodeAlreadyRunning` when another supervisor took the name meanwhile, and `PreviousSessionHoldsName` while the
     /// server still keeps this supervisor's own earlier session (the next heartbeat takes the name).
     public func heartbeat(status: String = "running", configHash: String? = nil) async throws {
-        if !(await connection.ping()) {
-            holdsName = false
-            try await connection.reconnect()
+        do {
+            if !(await connection.ping()) {
+                holdsName = false
+                try await connection.reconnect()
+            }
+            if !holdsName { try await claim(firstTime: false) }
+            try await connection.execute(
+                """
+                UPDATE daemon_node SET last_heartbeat = now(), status = \(status),
+                       config_hash = coalesce(\(configHash), config_hash)
+                WHERE name = \(configuration.node)
+                """)
+            heartbeatFailure = nil
+        } catch {
+            heartbeatFailure = "\(error)"
+            throw error
         }
-        if !holdsName { try await claim(firstTime: false) }
-        try await connection.execute(
-            """
-            UPDATE daemon_node SET last_heartbeat = now(), status = \(status),
-                   config_hash = coalesce(\(configHash), config_hash)
-            WHERE name = \(configuration.node)
-            """)
     }
 
     /// A module process's pid (its row's writer) and how long its current iteration has run.

@@ -388,7 +388,7 @@ public actor Supervisor {
     /// node runs on without them (a reload does not change the address; a restart does).
     private func serveStatus(_ registration: NodeRegistration) -> StatusServer? {
         guard let text = configuration.daemon.http, let address = HTTPAddress(text) else { return nil }
-        let status = NodeStatus(configuration: configuration, registry: registry, connection: registration.connection)
+        let status = NodeStatus(configuration: configuration, registry: registry, registration: registration)
         do {
             let limits = StatusServer.Limits(connections: configuration.daemon.httpMaxConnections)
             let server = try StatusServer(address: address, limits: limits) { path in await status.respond(to: path) }
