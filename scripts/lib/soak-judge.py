@@ -23,7 +23,7 @@ def fit(pairs):
     return b, (residual / spread) ** 0.5
 half_from = float(rows[len(rows) // 2]["t"])
 span = float(rows[-1]["t"]) - half_from
-long_half = span >= 1800
+long_half = span >= 1500
 print(f"judged over t={half_from:g}..{rows[-1]['t']} s: "
       + ("slope per hour against the hourly limits, when three standard errors above zero" if long_half
          else "last quarter's median against the second quarter's"))
