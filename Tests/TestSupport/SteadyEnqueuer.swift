@@ -33,3 +33,12 @@ public actor SteadyEnqueuer {
         await connection?.close()
     }
 }
+
+extension SteadyEnqueuer {
+    /// Waits until `count` more enqueues than now have been acknowledged. Only the machine's load decides how long that
+    /// takes, so the default timeout is generous: beside every other suite in CI, 200 once took over 20 s.
+    public nonisolated func waitForMore(_ count: Int, _ what: String, timeout: Duration = .seconds(90)) async throws {
+        let target = await acknowledged.count + count
+        try await waitUntil(what, timeout: timeout) { await self.acknowledged.count >= target }
+    }
+}

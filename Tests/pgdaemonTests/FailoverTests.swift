@@ -128,10 +128,7 @@ private struct FailoverRun {
                 try await admin.query("SELECT count(*) AS n FROM scheduler_cron_slot")[0].decode(Int.self, "n") >= 3
             }
             let load = Task { await enqueuer.run(url: url) }
-            // Generous where only the machine's load decides: beside every other suite in CI, these took over 20 s.
-            try await waitUntil("200 enqueues were acknowledged", timeout: .seconds(90)) {
-                await enqueuer.acknowledged.count >= 200
-            }
+            try await enqueuer.waitForMore(200, "200 enqueues were acknowledged")
 
             var run = FailoverRun(synchronous: synchronous)
             if !synchronous {
@@ -148,10 +145,7 @@ private struct FailoverRun {
                 try await waitUntil("another cron manager took over") {
                     try await epochs(on: admin)["SchedulerCronTaskManager"] == epoch + 1
                 }
-                let acknowledged = await enqueuer.acknowledged.count
-                try await waitUntil("100 more enqueues were acknowledged", timeout: .seconds(90)) {
-                    await enqueuer.acknowledged.count >= acknowledged + 100
-                }
+                try await enqueuer.waitForMore(100, "100 more enqueues were acknowledged")
             }
             run.epochsBefore = try await epochs(on: admin)
             let slotsBefore = try await admin.query("SELECT name, slot FROM scheduler_cron_slot").map {
@@ -183,10 +177,8 @@ private struct FailoverRun {
                 )[0].decode(Int.self, "n") > 0
             }
             run.promotionToFirstSlot = ContinuousClock.now - promoted
-            let acknowledgedBefore = await enqueuer.acknowledged.count
-            try await waitUntil("100 enqueues acknowledged by the promoted server", timeout: .seconds(60)) {
-                await enqueuer.acknowledged.count >= acknowledgedBefore + 100
-            }
+            try await enqueuer.waitForMore(
+                100, "100 enqueues acknowledged by the promoted server", timeout: .seconds(60))
             load.cancel()
             await load.value
             try await waitUntil("every task is done", timeout: .seconds(90)) {

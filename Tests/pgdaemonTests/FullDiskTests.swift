@@ -40,11 +40,7 @@ struct FullDiskTests {
             let enqueuer = SteadyEnqueuer(prefix: "disk")
             let url = try server.connectionString
             let load = Task { await enqueuer.run(url: url) }
-            // Timeouts are generous where only the machine's load decides: a CI run beside every other suite once took
-            // over 20 s for these first 100.
-            try await waitUntil("100 enqueues were acknowledged", timeout: .seconds(90)) {
-                await enqueuer.acknowledged.count >= 100
-            }
+            try await enqueuer.waitForMore(100, "100 enqueues were acknowledged")
 
             try fill(filler)
             var unhealthy = (status: 0, body: "")
@@ -62,10 +58,7 @@ struct FullDiskTests {
             let freed = ContinuousClock.now
             try await waitUntil("the node is healthy again", timeout: .seconds(30)) { health().status == 200 }
             let resumed = ContinuousClock.now - freed
-            let acknowledgedBefore = await enqueuer.acknowledged.count
-            try await waitUntil("100 more enqueues were acknowledged", timeout: .seconds(90)) {
-                await enqueuer.acknowledged.count >= acknowledgedBefore + 100
-            }
+            try await enqueuer.waitForMore(100, "100 more enqueues were acknowledged")
             load.cancel()
             await load.value
             try await waitUntil("every task is done", timeout: .seconds(60)) {
