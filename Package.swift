@@ -1,4 +1,4 @@
-// swift-tools-version: 6.0
+// swift-tools-version: 6.1
 import PackageDescription
 
 /// Settings every target shares: Swift 6 language mode is the package default; these add the
@@ -11,6 +11,7 @@ let strictSettings: [SwiftSetting] = [
 let argumentParser: Target.Dependency = .product(name: "ArgumentParser", package: "swift-argument-parser")
 let yams: Target.Dependency = .product(name: "Yams", package: "Yams")
 let logging: Target.Dependency = .product(name: "Logging", package: "swift-log")
+let bcrypt: Target.Dependency = .product(name: "HummingbirdBcrypt", package: "hummingbird-auth")
 
 /// Release builds link with lld for two savings in every daemon process's memory: it puts the functions a running
 /// node executes side by side at the start of the code (the list is written by benchmarks/hot-code-order), so a
@@ -37,6 +38,13 @@ var package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The web console's HTTP server, sessions and password hashes, and its templates. No traits: Hummingbird's
+        // default ones add swift-configuration, which the console does not use, to every clean build.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-auth", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/swift-mustache", from: "2.1.1"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         .systemLibrary(
@@ -45,15 +53,28 @@ var package = Package(
             providers: [.apt(["libpq-dev"])]
         ),
         .target(name: "Postgres", dependencies: ["CLibPQ"]),
-        .executableTarget(name: "embed-sql", path: "Plugins/EmbedSQLTool"),
-        .plugin(name: "EmbedSQL", capability: .buildTool(), dependencies: ["embed-sql"]),
-        .target(name: "DaemonKit", dependencies: ["Postgres", yams, logging], plugins: ["EmbedSQL"]),
+        .executableTarget(name: "embed-files", path: "Plugins/EmbedFilesTool"),
+        .plugin(name: "EmbedFiles", capability: .buildTool(), dependencies: ["embed-files"]),
+        .target(name: "DaemonKit", dependencies: ["Postgres", yams, logging], plugins: ["EmbedFiles"]),
         .target(name: "Cache", dependencies: ["Postgres", "DaemonKit"]),
         .target(name: "Scheduler", dependencies: ["Postgres", "DaemonKit", "Cache"]),
         .target(
-            name: "DaemonCLI", dependencies: ["Postgres", "DaemonKit", "Scheduler", "Cache", argumentParser, logging]),
+            name: "WebConsole",
+            dependencies: [
+                "Postgres", "DaemonKit", "Scheduler", "Cache", logging, bcrypt,
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdAuth", package: "hummingbird-auth"),
+                .product(name: "Mustache", package: "swift-mustache"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            exclude: ["Templates"], plugins: ["EmbedFiles"]),
+        .target(
+            name: "DaemonCLI",
+            dependencies: ["Postgres", "DaemonKit", "Scheduler", "Cache", argumentParser, logging, bcrypt]),
         .executableTarget(
-            name: "pgdaemon", dependencies: ["DaemonCLI", "DaemonKit", "Scheduler"], exclude: ["hot-code.order"],
+            name: "pgdaemon", dependencies: ["DaemonCLI", "DaemonKit", "Scheduler", "WebConsole"],
+            exclude: ["hot-code.order"],
             linkerSettings: [compactRelease]),
         .executableTarget(name: "pgdaemon-bench", dependencies: ["Cache", "Postgres", argumentParser]),
 

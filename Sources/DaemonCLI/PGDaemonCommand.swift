@@ -30,8 +30,7 @@ struct PGDaemonCommand: AsyncParsableCommand {
         subcommands: [
             Database.self, ConfigCommand.self, Run.self, Start.self, Stop.self, Status.self, Reload.self, Modules.self,
             Summary.self, Nodes.self, Locks.self, Drain.self, Undrain.self, TaskCommand.self, QueueCommand.self,
-            CronCommand.self,
-            CacheCommand.self,
+            CronCommand.self, CacheCommand.self, ConsoleCommand.self,
             ModuleRun.self,
         ])
 

@@ -21,9 +21,12 @@ public enum PGDaemonProcess {
         URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().appending(path: name)
     }
 
-    /// Runs `pgdaemon ARGUMENTS` to its end with the test's environment plus `environment`, output captured in
-    /// files (pipes could fill and block the child), waited for with `waitpid` (see `ChildProcess`).
-    public static func run(_ arguments: [String], environment: [String: String] = [:]) async throws -> Outcome {
+    /// Runs `pgdaemon ARGUMENTS` to its end with the test's environment plus `environment` and `input` on its standard
+    /// input, output captured in files (pipes could fill and block the child), waited for with `waitpid` (see
+    /// `ChildProcess`).
+    public static func run(_ arguments: [String], environment: [String: String] = [:], input: String = "")
+        async throws -> Outcome
+    {
         let folder = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-run-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: folder, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: folder) }
@@ -35,10 +38,14 @@ public enum PGDaemonProcess {
             }
         }
 
+        let stdinFile = folder.appending(path: "stdin")
+        try input.write(to: stdinFile, atomically: false, encoding: .utf8)
+        let stdin = open(stdinFile.path, O_RDONLY)
+        defer { close(stdin) }
         let process = try ChildProcess(
             executable: binary.path, arguments: arguments,
             environment: ProcessInfo.processInfo.environment.merging(environment) { _, new in new },
-            stdout: .file(stdoutFile.path), stderr: .file(stderrFile.path))
+            stdin: .descriptor(stdin), stdout: .file(stdoutFile.path), stderr: .file(stderrFile.path))
         let status = try await process.wait()
         return Outcome(
             status: status, stdout: try String(contentsOf: stdoutFile, encoding: .utf8),

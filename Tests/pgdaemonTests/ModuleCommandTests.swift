@@ -18,7 +18,7 @@ struct ModuleCommandTests {
             #expect(bad.stdout.isEmpty)
             #expect(
                 bad.stderr
-                    == "pgdaemon: \(daemon.configPath):7: modules.Nope: unknown module Nope; registered modules: SchedulerCronTaskManager, SchedulerFutureTaskManager, SchedulerTaskRescuer, SchedulerTaskWorker, TestDaemon\n"
+                    == "pgdaemon: \(daemon.configPath):7: modules.Nope: unknown module Nope; registered modules: Console, SchedulerCronTaskManager, SchedulerFutureTaskManager, SchedulerTaskRescuer, SchedulerTaskWorker, TestDaemon\n"
             )
             await daemon.cleanUp()
         }

@@ -27,7 +27,7 @@ struct CronCommand: AsyncParsableCommand {
             for entry in entries {
                 table.append([
                     entry.name, "\(entry.schedule) \(entry.timezone)", entry.taskType,
-                    entry.queuedSlots > 0 ? "\(entry.overlap) (\(entry.queuedSlots) queued)" : entry.overlap,
+                    entry.overlapText,
                     time(entry.pausedAt), time(entry.lastSlot), entry.lastStatus ?? "-", time(entry.nextSlot),
                 ])
             }

@@ -25,23 +25,11 @@ struct QueueCommand: AsyncParsableCommand {
             for queue in queues {
                 table.append([
                     queue.name, String(queue.ready), String(queue.running), String(queue.future),
-                    queue.pausedAt.map { $0.formatted(.iso8601) } ?? "-", Self.limits(queue),
+                    queue.pausedAt.map { $0.formatted(.iso8601) } ?? "-", queue.limitsText,
                     String(queue.finishedLastMinute), String(queue.finishedLastHour),
                 ])
             }
             print(table.rendered)
-        }
-
-        /// `per_node 2, limit 4, key_limit 1, rate 100/60s`, or `-`.
-        static func limits(_ queue: QueueStore.Summary) -> String {
-            var parts: [String] = []
-            if let perNode = queue.perNode { parts.append("per_node \(perNode)") }
-            if let limit = queue.limit { parts.append("limit \(limit)") }
-            if let keyLimit = queue.keyLimit { parts.append("key_limit \(keyLimit)") }
-            if let count = queue.rateCount, let period = queue.ratePeriodSeconds {
-                parts.append("rate \(count)/\(DurationText.format(.milliseconds(Int64(period * 1000))))")
-            }
-            return parts.isEmpty ? "-" : parts.joined(separator: ", ")
         }
     }
 

@@ -1,4 +1,4 @@
-/// One numbered file of `sql/`, compiled into the binary by the EmbedSQL plugin.
+/// One numbered file of `sql/`, compiled into the binary by the EmbedFiles plugin.
 public struct Migration: Sendable, Identifiable {
     /// The number the file name starts with; migrations apply in this order.
     public let id: Int
@@ -15,6 +15,6 @@ public struct Migration: Sendable, Identifiable {
     /// Every migration this build knows, in order.
     public static let all: [Migration] = embeddedMigrationFiles.compactMap { file in
         guard let number = Int(file.name.prefix { $0.isNumber }) else { return nil }
-        return Migration(id: number, fileName: file.name, sql: file.sql)
+        return Migration(id: number, fileName: file.name, sql: file.text)
     }
 }

@@ -280,9 +280,14 @@ public struct CronStore: Sendable {
         public var pausedAt: Date?
         public var lastSlot: Date?
         public var lastStatus: String?
+        /// How long the last slot's task ran, in milliseconds.
+        public var lastDurationMilliseconds: Int64?
         public var nextSlot: Date?
         /// Slots waiting for the previous task (overlap queue).
         public var queuedSlots: Int
+
+        /// Its overlap rule, with the slots queued behind the running task: `queue (2 queued)`.
+        public var overlapText: String { queuedSlots > 0 ? "\(overlap) (\(queuedSlots) queued)" : overlap }
     }
 
     /// Every registered entry, by name.
@@ -290,7 +295,7 @@ public struct CronStore: Sendable {
         try await connection.query(
             """
             SELECT r.name, r.schedule, r.timezone, r.task_type, r.overlap, r.paused_at, r.last_execution_time,
-                   r.last_status, r.next_execution_time,
+                   r.last_status, r.last_duration_ms, r.next_execution_time,
                    (SELECT count(*) FROM scheduler_cron_slot AS s WHERE s.name = r.name AND s.status = 'queued') AS queued
             FROM scheduler_recurrent_task AS r ORDER BY r.name
             """
@@ -301,6 +306,7 @@ public struct CronStore: Sendable {
                 overlap: try row.decode(String.self, "overlap"), pausedAt: try row.decode(Date?.self, "paused_at"),
                 lastSlot: try row.decode(Date?.self, "last_execution_time"),
                 lastStatus: try row.decode(String?.self, "last_status"),
+                lastDurationMilliseconds: try row.decode(Int64?.self, "last_duration_ms"),
                 nextSlot: try row.decode(Date?.self, "next_execution_time"),
                 queuedSlots: try row.decode(Int.self, "queued"))
         }

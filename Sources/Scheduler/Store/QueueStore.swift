@@ -1,3 +1,4 @@
+import DaemonKit
 public import Foundation
 public import Postgres
 
@@ -26,6 +27,18 @@ public struct QueueStore: Sendable {
         /// Attempts that ended done or failed in the last minute and hour.
         public var finishedLastMinute: Int
         public var finishedLastHour: Int
+
+        /// Its limits as the configuration writes them: `per_node 2, limit 4, key_limit 1, rate 100/1m`, or `-`.
+        public var limitsText: String {
+            var parts: [String] = []
+            if let perNode { parts.append("per_node \(perNode)") }
+            if let limit { parts.append("limit \(limit)") }
+            if let keyLimit { parts.append("key_limit \(keyLimit)") }
+            if let rateCount, let ratePeriodSeconds {
+                parts.append("rate \(rateCount)/\(DurationText.format(.milliseconds(Int64(ratePeriodSeconds * 1000))))")
+            }
+            return parts.isEmpty ? "-" : parts.joined(separator: ", ")
+        }
     }
 
     /// Every queue that is configured, paused, has tasks or finished some in the last hour, and `default`, by name.

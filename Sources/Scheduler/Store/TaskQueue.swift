@@ -72,18 +72,18 @@ public struct TaskQueue: Sendable {
         public var output: String?
     }
 
-    private static let waiting: SQL = """
+    static let waiting: SQL = """
         SELECT id, name, task_type, queue, CASE WHEN lock_key IS NULL THEN 'ready' ELSE 'running' END AS state,
                priority, attempts, max_attempts, lock_node AS node, scheduled_for AS due, create_time,
-               task_data::text AS data, last_error
+               task_data::text AS data, last_error, concurrency_key, unique_key
         FROM scheduler_task
         UNION ALL
         SELECT id, name, task_type, queue, 'future', priority, attempts, max_attempts, NULL, execution_time,
-               create_time, task_data::text, last_error
+               create_time, task_data::text, last_error, concurrency_key, unique_key
         FROM scheduler_future_task
         """
 
-    private static func waitingTask(_ row: PostgresRow) throws -> WaitingTask {
+    static func waitingTask(_ row: PostgresRow) throws -> WaitingTask {
         WaitingTask(
             id: try row.decode(Int64.self, "id"), name: try row.decode(String?.self, "name"),
             type: try row.decode(String.self, "task_type"), queue: try row.decode(String.self, "queue"),
