@@ -5,7 +5,7 @@ import Testing
 
 /// A node with the console under a path prefix, as behind a reverse proxy, with an admin and a viewer whose password
 /// files `pgdaemon console hash-password` wrote.
-private struct ConsoleNode {
+struct ConsoleNode {
     static let base = "/ops/pgdaemon"
     let daemon: DaemonHarness
     let database: TestDatabase
@@ -46,9 +46,13 @@ private struct ConsoleNode {
                     view: { role: viewer, password_file: \(folder.appending(path: "view.hash").path) }
                 commands:
                   fail: { argv: [/bin/sh, -c, "echo 'some <b>output</b>'; exit 3"] }
+                queues:
+                  mail: { per_node: 2, limit: 4, rate: 100/1m }
+                  reports: { per_node: 1 }
                 cron:
                   cache-cleanup: false
                   nightly: { schedule: "0 3 * * *", task: { type: Noop } }
+                  every-minute: { schedule: "* * * * *", task: { type: Noop } }
                 """
         ) { daemon, database in
             try daemon.start()

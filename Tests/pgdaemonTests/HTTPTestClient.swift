@@ -76,6 +76,30 @@ final class RawClient {
         return (String(decoding: received, as: UTF8.self), false)
     }
 
+    /// Reads one HTTP response whose head gives its Content-Length, without waiting for the server to close the
+    /// connection (chromedriver keeps it open); nil when none arrives within `timeout`.
+    func readResponse(timeout: Duration = .seconds(30)) -> String? {
+        var received: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        let deadline = ContinuousClock.now + timeout
+        while ContinuousClock.now < deadline {
+            let text = String(decoding: received, as: UTF8.self)
+            if let end = text.range(of: "\r\n\r\n") {
+                let head = text[..<end.lowerBound].lowercased()
+                let length =
+                    head.split(separator: "\r\n").first { $0.hasPrefix("content-length:") }
+                    .flatMap { Int($0.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)) } ?? 0
+                if text[end.upperBound...].utf8.count >= length { return text }
+            }
+            var entry = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, 50) > 0 else { continue }
+            let count = recv(descriptor, &buffer, buffer.count, 0)
+            if count <= 0 { return received.isEmpty ? nil : String(decoding: received, as: UTF8.self) }
+            received += buffer[..<count]
+        }
+        return nil
+    }
+
     /// Whether bytes wait to be read, without reading them.
     var hasBytesWaiting: Bool {
         var byte: UInt8 = 0

@@ -62,6 +62,11 @@ public struct TaskQueue: Sendable {
 
     /// One finished attempt of a task, from history.
     public struct Attempt: Sendable, Encodable {
+        public var type: String
+        public var name: String?
+        public var queue: String
+        /// The task's data as JSON text, as history kept it.
+        public var data: String?
         public var status: String
         public var attempts: Int
         public var node: String?
@@ -111,11 +116,14 @@ public struct TaskQueue: Sendable {
     public func history(of id: Int64) async throws -> [Attempt] {
         try await connection.query(
             """
-            SELECT status, attempts, node, started_at, finished_at, error, output
+            SELECT task_type, name, queue, task_data::text AS data, status, attempts, node, started_at, finished_at,
+                   error, output
             FROM scheduler_task_history WHERE task_id = \(id) ORDER BY id
             """
         ).map { row in
             Attempt(
+                type: try row.decode(String.self, "task_type"), name: try row.decode(String?.self, "name"),
+                queue: try row.decode(String.self, "queue"), data: try row.decode(String?.self, "data"),
                 status: try row.decode(String.self, "status"), attempts: try row.decode(Int.self, "attempts"),
                 node: try row.decode(String?.self, "node"), startedAt: try row.decode(Date?.self, "started_at"),
                 finishedAt: try row.decode(Date.self, "finished_at"), error: try row.decode(String?.self, "error"),

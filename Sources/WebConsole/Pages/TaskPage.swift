@@ -16,7 +16,6 @@ struct TaskPage: Sendable {
     }
 
     var id: Int64
-    var title: String
     var state: String
     var type: String
     var name: String
@@ -28,22 +27,28 @@ struct TaskPage: Sendable {
     var node: String
     /// nil when the task has none, so the page leaves it out.
     var lastError: String?
-    var isWaiting: Bool
+    var canRetry: Bool
+    var canCancel: Bool
+    var canDelete: Bool
     var history: [Attempt]
 
-    /// The task, or nil when neither the task tables nor history know the id.
+    /// The task, or nil when neither the task tables nor history know the id. A finished task shows what its last
+    /// attempt in history kept of it.
     static func read(_ connection: Connection, id: Int64) async throws -> TaskPage? {
         let queue = TaskQueue(connection: connection)
         let task = try await queue.waitingTask(id: id)
         let history = try await queue.history(of: id)
         guard task != nil || !history.isEmpty else { return nil }
+        let last = history.last
         return TaskPage(
-            id: id, title: task.map { $0.name ?? $0.type } ?? "finished", state: task?.state.rawValue ?? "finished",
-            type: task?.type ?? "-", name: task?.name ?? "-", queue: task?.queue ?? "-", data: task?.data ?? "-",
+            id: id, state: task?.state.rawValue ?? "finished (\(last?.status ?? "-"))",
+            type: task?.type ?? last?.type ?? "-", name: task?.name ?? last?.name ?? "-",
+            queue: task?.queue ?? last?.queue ?? "-", data: task?.data ?? last?.data ?? "-",
             priority: task.map { String($0.priority) } ?? "-",
-            attempts: task.map { "\($0.attempts) of \($0.maxAttempts)" } ?? "-",
+            attempts: task.map { "\($0.attempts) of \($0.maxAttempts)" } ?? last.map { String($0.attempts) } ?? "-",
             due: Formatting.time(task?.due), node: task?.node ?? "-", lastError: task?.lastError,
-            isWaiting: task != nil,
+            canRetry: task?.state == .future || (task == nil && ["failed", "cancelled"].contains(last?.status ?? "")),
+            canCancel: task != nil, canDelete: task != nil && task?.state != .running,
             history: history.reversed().map { attempt in
                 Attempt(
                     status: attempt.status, attempt: attempt.attempts, node: attempt.node ?? "-",
