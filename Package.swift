@@ -33,6 +33,7 @@ var package = Package(
         .library(name: "Scheduler", targets: ["Scheduler"]),
         .library(name: "Cache", targets: ["Cache"]),
         .library(name: "DaemonCLI", targets: ["DaemonCLI"]),
+        .library(name: "PGDaemonTesting", targets: ["PGDaemonTesting"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -76,6 +77,8 @@ var package = Package(
             name: "pgdaemon", dependencies: ["DaemonCLI", "DaemonKit", "Scheduler", "WebConsole"],
             exclude: ["hot-code.order"],
             linkerSettings: [compactRelease]),
+        // The testing kit for teams' handlers and modules: a throwaway database and the real modules in-process.
+        .target(name: "PGDaemonTesting", dependencies: ["Postgres", "DaemonKit", "Scheduler", logging]),
         .executableTarget(name: "pgdaemon-bench", dependencies: ["Cache", "Postgres", argumentParser]),
 
         .target(name: "TestSupport", dependencies: ["Postgres", "DaemonKit"], path: "Tests/TestSupport"),

@@ -1,4 +1,5 @@
 import Foundation
+import HTTPTypes
 import Hummingbird
 import HummingbirdAuth
 import Logging
@@ -79,14 +80,25 @@ struct ConsoleRoutes: Sendable {
         read: (Connection) async throws -> some Sendable
     ) async throws -> Response {
         let identity = try context.requireIdentity()
+        let started = ContinuousClock.now
         let values = try await database.use(read)
+        let read = ContinuousClock.now
         var message: String?
         if var session = context.sessions.session, let flash = session.flash {
             message = flash
             session.flash = nil
             _ = context.sessions.updateSession(session)
         }
-        return pages.render(template, title: title, identity: identity, message: message, page: values)
+        var response = pages.render(template, title: title, identity: identity, message: message, page: values)
+        // What the page cost the server, for a browser's developer tools and benchmarks/console.
+        response.headers[.serverTiming] =
+            "db;dur=\(Self.milliseconds(started.duration(to: read))), render;dur=\(Self.milliseconds(read.duration(to: .now)))"
+        return response
+    }
+
+    private static func milliseconds(_ duration: Duration) -> String {
+        String(
+            format: "%.2f", Double(duration.components.attoseconds) / 1e15 + Double(duration.components.seconds) * 1000)
     }
 }
 

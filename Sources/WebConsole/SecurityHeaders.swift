@@ -29,7 +29,8 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
 }
 
 extension HTTPField.Name {
-    /// Two headers HTTPTypes has no name for.
+    /// Three headers HTTPTypes has no name for.
     fileprivate static let xFrameOptions = Self("X-Frame-Options")!
     fileprivate static let referrerPolicy = Self("Referrer-Policy")!
+    static let serverTiming = Self("Server-Timing")!
 }

@@ -6,10 +6,16 @@ import Synchronization
 /// A `Connection` runs one statement at a time and a transaction's statements must not interleave with another
 /// request's, so each request's reads or action run as one turn, in arrival order. The console's traffic is a few
 /// operators, and one session keeps its share of the server's connections at one whatever a client sends.
+///
+/// The session runs without JIT compilation (`SET jit = off`, again after a reconnect): the planner's cost estimate
+/// of a page's statement over a million tasks passes `jit_above_cost`, and compiling it cost 700 ms of the queues
+/// page's 780 (benchmarks/console), for statements that then run in milliseconds.
 final class SerialDatabase: Sendable {
     private struct State {
         var busy = false
         var waiting: [CheckedContinuation<Void, Never>] = []
+        /// The server process whose session has JIT switched off.
+        var settledPID: Int32 = 0
     }
 
     private let connection: Connection
@@ -41,6 +47,11 @@ final class SerialDatabase: Sendable {
                 return state.waiting.removeFirst()
             }
             next?.resume()
+        }
+        let pid = connection.backendPID
+        if pid != state.withLock({ $0.settledPID }) {
+            try await connection.execute("SET jit = off")
+            state.withLock { $0.settledPID = pid }
         }
         return try await body(connection)
     }

@@ -37,7 +37,9 @@ struct HistoryPartitionTests {
             // Pruned rows leave the identity ahead of the largest id left; new ids must not reuse theirs.
             try await connection.execute("DELETE FROM scheduler_task_history WHERE id > 990")
 
-            #expect(try await Migrator(connection: connection).migrate().map(\.id) == [22])
+            #expect(
+                try await Migrator(connection: connection, migrations: Migration.all.filter { $0.id <= 22 }).migrate()
+                    .map(\.id) == [22])
 
             let kind = try await connection.query(
                 "SELECT relkind::text AS kind FROM pg_class WHERE oid = 'scheduler_task_history'::regclass")[0]

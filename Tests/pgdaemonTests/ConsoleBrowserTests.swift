@@ -56,9 +56,9 @@ struct ConsoleBrowserTests {
                 try shoot(name)
             }
             try browser.open("\(root)/tasks?queue=mail")
-            #expect(
-                try browser.evaluate("return document.querySelector('tbody td:nth-child(2)').textContent") as? String
-                    == "<script>alert('x')</script>", "the hostile name shows as its text")
+            let names = try browser.evaluate(
+                "return [...document.querySelectorAll('tbody td:nth-child(2)')].map(cell => cell.textContent)")
+            #expect((names as? [String])?.contains("<script>alert('x')</script>") == true, "\(names ?? "-")")
 
             let failed = try await node.connection.query(
                 "SELECT max(task_id) AS id FROM scheduler_task_history WHERE name = 'monthly report'")[0].decode(

@@ -168,6 +168,11 @@ struct ConsoleTests {
                 #expect(!reply.body.contains("<script"), "\(page) has no script, the hostile name least of all")
                 #expect(!reply.body.contains("<b>"), "\(page)")
             }
+            let byName = try admin.get(
+                "\(base)/tasks?name=\(hostile.addingPercentEncoding(withAllowedCharacters: .alphanumerics) ?? "")")
+            #expect(byName.body.contains("&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;"))
+            #expect(byName.body.contains("are searched among the first 10000 tasks of each queue and state"))
+            #expect(try admin.get("\(base)/tasks?name=nobody").body.contains("No task matches."))
             let failed = try admin.get("\(base)/tasks?state=failed")
             #expect(failed.body.contains("fails &lt;b&gt;loudly&lt;/b&gt;"))
             let id = try await node.connection.query(

@@ -1,5 +1,6 @@
 import DaemonCLI
 import DaemonKit
+import ExampleModules
 import Scheduler
 
 // The whole daemon binary: pgdaemon's command line over the built-in modules, the scheduler's, and ours, with the

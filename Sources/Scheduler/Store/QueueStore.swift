@@ -27,6 +27,9 @@ public struct QueueStore: Sendable {
         /// Attempts that ended done or failed in the last minute and hour.
         public var finishedLastMinute: Int
         public var finishedLastHour: Int
+        /// Since when the task that runs next has been due (its due time, or its enqueueing): how long the queue keeps
+        /// its head waiting.
+        public var nextReadySince: Date?
 
         /// Its limits as the configuration writes them: `per_node 2, limit 4, key_limit 1, rate 100/1m`, or `-`.
         public var limitsText: String {
@@ -42,13 +45,20 @@ public struct QueueStore: Sendable {
     }
 
     /// Every queue that is configured, paused, has tasks or finished some in the last hour, and `default`, by name.
-    public func list() async throws -> [Summary] {
+    ///
+    /// Each queue's tasks are counted through the task table's indexes, queue by queue (its names found by skipping
+    /// through the ready and running indexes, one probe per queue), so a listing reads what it counts and never the
+    /// whole table. With `countingAtMost`, no count goes past it: a count of `countingAtMost` means at least that many,
+    /// and a page stays quick with millions waiting.
+    public func list(countingAtMost cap: Int? = nil) async throws -> [Summary] {
         try await connection.query(
             """
-            WITH tasks AS (
-                SELECT queue, count(*) FILTER (WHERE lock_key IS NULL) AS ready,
-                       count(*) FILTER (WHERE lock_key IS NOT NULL) AS running
-                FROM scheduler_task GROUP BY queue
+            WITH RECURSIVE \(TaskQueue.readyQueues), running_queues AS (
+                (SELECT queue FROM scheduler_task WHERE lock_key IS NOT NULL ORDER BY queue LIMIT 1)
+                UNION ALL
+                SELECT (SELECT t.queue FROM scheduler_task AS t
+                        WHERE t.lock_key IS NOT NULL AND t.queue > r.queue ORDER BY t.queue LIMIT 1)
+                FROM running_queues AS r WHERE r.queue IS NOT NULL
             ), future AS (
                 SELECT queue, count(*) AS future FROM scheduler_future_task GROUP BY queue
             ), finished AS (
@@ -58,14 +68,22 @@ public struct QueueStore: Sendable {
                 WHERE finished_at > now() - interval '1 hour' AND status IN ('done', 'failed', 'cancelled')
                 GROUP BY queue
             ), names AS (
-                SELECT name FROM scheduler_queue UNION SELECT queue FROM tasks UNION SELECT queue FROM future
+                SELECT name FROM scheduler_queue UNION SELECT queue FROM ready_queues WHERE queue IS NOT NULL
+                UNION SELECT queue FROM running_queues WHERE queue IS NOT NULL UNION SELECT queue FROM future
                 UNION SELECT queue FROM finished UNION SELECT 'default'
             )
-            SELECT n.name, coalesce(t.ready, 0) AS ready, coalesce(t.running, 0) AS running,
+            SELECT n.name,
+                   (SELECT count(*) FROM (SELECT FROM scheduler_task AS t WHERE t.queue = n.name AND t.lock_key IS NULL
+                                          LIMIT \(cap)) AS c) AS ready,
+                   (SELECT count(*) FROM (SELECT FROM scheduler_task AS t
+                                          WHERE t.queue = n.name AND t.lock_key IS NOT NULL LIMIT \(cap)) AS c) AS running,
                    coalesce(f.future, 0) AS future, q.paused_at, q.per_node, q.max_running, q.key_limit,
                    q.rate_count, extract(epoch FROM q.rate_period)::float8 AS rate_period,
-                   coalesce(h.minute, 0) AS minute, coalesce(h.hour, 0) AS hour
-            FROM names AS n LEFT JOIN scheduler_queue AS q ON q.name = n.name LEFT JOIN tasks AS t ON t.queue = n.name
+                   coalesce(h.minute, 0) AS minute, coalesce(h.hour, 0) AS hour,
+                   (SELECT coalesce(t.scheduled_for, t.create_time) FROM scheduler_task AS t
+                    WHERE t.queue = n.name AND t.lock_key IS NULL ORDER BY t.queue, t.priority, t.id LIMIT 1)
+                       AS next_ready_since
+            FROM names AS n LEFT JOIN scheduler_queue AS q ON q.name = n.name
             LEFT JOIN future AS f ON f.queue = n.name LEFT JOIN finished AS h ON h.queue = n.name
             ORDER BY n.name
             """
@@ -78,7 +96,8 @@ public struct QueueStore: Sendable {
                 rateCount: try row.decode(Int?.self, "rate_count"),
                 ratePeriodSeconds: try row.decode(Double?.self, "rate_period"),
                 finishedLastMinute: try row.decode(Int.self, "minute"),
-                finishedLastHour: try row.decode(Int.self, "hour"))
+                finishedLastHour: try row.decode(Int.self, "hour"),
+                nextReadySince: try row.decode(Date?.self, "next_ready_since"))
         }
     }
 

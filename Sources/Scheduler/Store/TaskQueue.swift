@@ -77,15 +77,32 @@ public struct TaskQueue: Sendable {
         public var output: String?
     }
 
+    /// The columns of a listed task, from `scheduler_task`.
+    static let taskColumns: SQL = """
+        id, name, task_type, queue, CASE WHEN lock_key IS NULL THEN 'ready' ELSE 'running' END AS state,
+        priority, attempts, max_attempts, lock_node AS node, scheduled_for AS due, create_time,
+        task_data::text AS data, last_error, concurrency_key, unique_key
+        """
+
+    /// The same columns from `scheduler_future_task`.
+    static let futureColumns: SQL = """
+        id, name, task_type, queue, 'future' AS state, priority, attempts, max_attempts, NULL::text AS node,
+        execution_time AS due, create_time, task_data::text AS data, last_error, concurrency_key, unique_key
+        """
+
     static let waiting: SQL = """
-        SELECT id, name, task_type, queue, CASE WHEN lock_key IS NULL THEN 'ready' ELSE 'running' END AS state,
-               priority, attempts, max_attempts, lock_node AS node, scheduled_for AS due, create_time,
-               task_data::text AS data, last_error, concurrency_key, unique_key
-        FROM scheduler_task
-        UNION ALL
-        SELECT id, name, task_type, queue, 'future', priority, attempts, max_attempts, NULL, execution_time,
-               create_time, task_data::text, last_error, concurrency_key, unique_key
-        FROM scheduler_future_task
+        SELECT \(taskColumns) FROM scheduler_task UNION ALL SELECT \(futureColumns) FROM scheduler_future_task
+        """
+
+    /// `ready_queues(queue)`: the queues that have ready tasks, one probe of the ready index each (a skip scan:
+    /// PostgreSQL's planner does not skip by itself), ending with a NULL row. A `WITH RECURSIVE` clause's member.
+    static let readyQueues: SQL = """
+        ready_queues AS (
+            (SELECT queue FROM scheduler_task WHERE lock_key IS NULL ORDER BY queue LIMIT 1)
+            UNION ALL
+            SELECT (SELECT t.queue FROM scheduler_task AS t
+                    WHERE t.lock_key IS NULL AND t.queue > r.queue ORDER BY t.queue LIMIT 1)
+            FROM ready_queues AS r WHERE r.queue IS NOT NULL)
         """
 
     static func waitingTask(_ row: PostgresRow) throws -> WaitingTask {

@@ -7,30 +7,31 @@ import Scheduler
 struct QueuesPage: Sendable {
     struct Queue: Sendable {
         var name: String
-        var ready: Int
-        var running: Int
-        var future: Int
+        var ready: String
+        var running: String
+        var future: String
         var paused: Bool
         var pausedSince: String
         var limits: String
         var finishedLastMinute: Int
         var finishedLastHour: Int
-        var oldestWaiting: String
+        /// How long the task that runs next has been due.
+        var nextWaiting: String
         /// Finished (done) and failed per minute, oldest minute first, as an inline SVG.
         var chart: String
     }
 
     var queues: [Queue]
 
+    /// Counts stop here: counting a million waiting tasks would take the page past 50 ms. A queue with more shows the
+    /// planner's estimate of its tasks (from the statistics autovacuum's ANALYZE keeps), as "about N".
+    static let countingAtMost = 10_000
+
     static func read(_ connection: Connection) async throws -> QueuesPage {
-        let summaries = try await QueueStore(connection: connection).list()
-        let oldest = try await connection.query(
-            """
-            SELECT queue, extract(epoch FROM now() - min(coalesce(scheduled_for, create_time)))::float8 AS age
-            FROM scheduler_task WHERE lock_key IS NULL GROUP BY queue
-            """
-        ).reduce(into: [String: Double]()) { ages, row in
-            ages[try row.decode(String.self, "queue")] = try row.decode(Double?.self, "age")
+        let summaries = try await QueueStore(connection: connection).list(countingAtMost: countingAtMost)
+        var estimates: [String: Int] = [:]
+        if summaries.contains(where: { $0.ready >= countingAtMost || $0.running >= countingAtMost }) {
+            estimates = try await estimatedTasks(connection)
         }
         var minutes: [String: (done: [Int], failed: [Int])] = [:]
         for row in try await connection.query(
@@ -54,12 +55,36 @@ struct QueuesPage: Sendable {
             queues: summaries.map { queue in
                 let series = minutes[queue.name] ?? (Array(repeating: 0, count: 60), Array(repeating: 0, count: 60))
                 return Queue(
-                    name: queue.name, ready: queue.ready, running: queue.running, future: queue.future,
+                    name: queue.name, ready: count(queue.ready, estimate: estimates[queue.name]),
+                    running: count(queue.running, estimate: nil),
+                    future: String(queue.future),
                     paused: queue.pausedAt != nil, pausedSince: Formatting.time(queue.pausedAt),
                     limits: queue.limitsText, finishedLastMinute: queue.finishedLastMinute,
                     finishedLastHour: queue.finishedLastHour,
-                    oldestWaiting: Formatting.age(seconds: oldest[queue.name]),
+                    nextWaiting: Formatting.age(seconds: queue.nextReadySince.map { -$0.timeIntervalSinceNow }),
                     chart: MinuteChart(done: series.done, failed: series.failed).svg)
             })
+    }
+
+    private static func count(_ value: Int, estimate: Int?) -> String {
+        guard value >= countingAtMost else { return String(value) }
+        guard let estimate, estimate > value else { return "\(countingAtMost)+" }
+        return "about \(estimate.formatted())"
+    }
+
+    /// Each frequent queue's share of the task table times its row count, from `pg_stats` and `pg_class`: what the
+    /// planner believes, read without touching a row.
+    private static func estimatedTasks(_ connection: Connection) async throws -> [String: Int] {
+        try await connection.query(
+            """
+            SELECT v.queue, (v.share * c.reltuples)::bigint AS estimate
+            FROM pg_class AS c, pg_stats AS s,
+                 LATERAL unnest(s.most_common_vals::text::text[], s.most_common_freqs) AS v(queue, share)
+            WHERE c.oid = 'scheduler_task'::regclass AND s.schemaname = current_schema()
+              AND s.tablename = 'scheduler_task' AND s.attname = 'queue'
+            """
+        ).reduce(into: [:]) { estimates, row in
+            estimates[try row.decode(String.self, "queue")] = try row.decode(Int.self, "estimate")
+        }
     }
 }

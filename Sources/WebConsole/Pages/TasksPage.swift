@@ -5,7 +5,7 @@ import Scheduler
 /// Tasks that a filter selects: unfinished ones from the task tables, or finished attempts from history.
 struct TasksPage: Sendable {
     /// How many rows a listing shows, and a bulk action acts on at most.
-    static let limit = 200
+    static let limit = 100
 
     struct Row: Sendable {
         var id: Int64
@@ -29,6 +29,8 @@ struct TasksPage: Sendable {
     var rows: [Row]
     var isFinished: Bool
     var isFull: Bool
+    /// Said when the filter searches by type, name or key, which reads a bounded part of each listing.
+    var searchDepth: Int?
     /// The filter as a query string, for links back to this listing.
     var query: String
 
@@ -50,7 +52,8 @@ struct TasksPage: Sendable {
             states: (TaskQueue.Filter.waitingStates + TaskQueue.Filter.finishedStates).map {
                 Choice(value: $0, selected: $0 == filter.state)
             },
-            rows: rows, isFinished: filter.isFinished, isFull: rows.count == limit, query: TaskFilterQuery.text(filter))
+            rows: rows, isFinished: filter.isFinished, isFull: rows.count == limit,
+            searchDepth: filter.searches ? TaskQueue.Filter.searchDepth : nil, query: TaskFilterQuery.text(filter))
     }
 }
 

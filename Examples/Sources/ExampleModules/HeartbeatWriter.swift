@@ -1,4 +1,4 @@
-import DaemonKit
+public import DaemonKit
 import Postgres
 
 /// A module of our own: every `sleep_post` it records, in a table of its own, that this node is alive, with a message
@@ -8,18 +8,18 @@ import Postgres
 ///
 ///     modules:
 ///       HeartbeatWriter: { sleep_post: 5s, message: "all good" }
-final class HeartbeatWriter: DaemonModule {
-    static let description = "Records this node's heartbeat and a message in example_heartbeat."
-    static var defaultSleepPost: Duration { .seconds(5) }
-    static var settings: [ModuleSetting] {
+public final class HeartbeatWriter: DaemonModule {
+    public static let description = "Records this node's heartbeat and a message in example_heartbeat."
+    public static var defaultSleepPost: Duration { .seconds(5) }
+    public static var settings: [ModuleSetting] {
         [ModuleSetting("message", .string, help: "The text recorded with each heartbeat; default \"alive\".")]
     }
 
-    let context: ModuleContext
+    public let context: ModuleContext
     private let message: String
 
     /// Runs once per process: after a discard, the fresh process reads the configuration again.
-    init(context: ModuleContext) async throws {
+    public init(context: ModuleContext) async throws {
         self.context = context
         message = context.settings.string("message", default: "alive")
         try await context.database.execute(
@@ -30,7 +30,7 @@ final class HeartbeatWriter: DaemonModule {
             """)
     }
 
-    func run() async throws -> ModuleStep {
+    public func run() async throws -> ModuleStep {
         try await context.database.execute(
             """
             INSERT INTO example_heartbeat (node, message, beat_at) VALUES (\(context.node), \(message), now())
@@ -39,7 +39,7 @@ final class HeartbeatWriter: DaemonModule {
         return .proceed
     }
 
-    static func summary(_ context: SummaryContext) async throws -> [SummaryTable] {
+    public static func summary(_ context: SummaryContext) async throws -> [SummaryTable] {
         let rows = try await context.database.query(
             """
             SELECT node, message, to_char(now() - beat_at, 'HH24:MI:SS') AS age FROM example_heartbeat
