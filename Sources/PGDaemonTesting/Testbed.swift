@@ -1,6 +1,6 @@
 public import DaemonKit
-public import Foundation
-public import Logging
+import Foundation
+import Logging
 public import Postgres
 public import Scheduler
 
