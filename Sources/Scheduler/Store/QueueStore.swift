@@ -59,8 +59,11 @@ public struct QueueStore: Sendable {
                 SELECT (SELECT t.queue FROM scheduler_task AS t
                         WHERE t.lock_key IS NOT NULL AND t.queue > r.queue ORDER BY t.queue LIMIT 1)
                 FROM running_queues AS r WHERE r.queue IS NOT NULL
-            ), future AS (
-                SELECT queue, count(*) AS future FROM scheduler_future_task GROUP BY queue
+            ), future_queues AS (
+                (SELECT queue FROM scheduler_future_task ORDER BY queue LIMIT 1)
+                UNION ALL
+                SELECT (SELECT f.queue FROM scheduler_future_task AS f WHERE f.queue > r.queue ORDER BY f.queue LIMIT 1)
+                FROM future_queues AS r WHERE r.queue IS NOT NULL
             ), finished AS (
                 SELECT queue, count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS minute,
                        count(*) AS hour
@@ -69,7 +72,8 @@ public struct QueueStore: Sendable {
                 GROUP BY queue
             ), names AS (
                 SELECT name FROM scheduler_queue UNION SELECT queue FROM ready_queues WHERE queue IS NOT NULL
-                UNION SELECT queue FROM running_queues WHERE queue IS NOT NULL UNION SELECT queue FROM future
+                UNION SELECT queue FROM running_queues WHERE queue IS NOT NULL
+                UNION SELECT queue FROM future_queues WHERE queue IS NOT NULL
                 UNION SELECT queue FROM finished UNION SELECT 'default'
             )
             SELECT n.name,
@@ -77,14 +81,16 @@ public struct QueueStore: Sendable {
                                           LIMIT \(cap)) AS c) AS ready,
                    (SELECT count(*) FROM (SELECT FROM scheduler_task AS t
                                           WHERE t.queue = n.name AND t.lock_key IS NOT NULL LIMIT \(cap)) AS c) AS running,
-                   coalesce(f.future, 0) AS future, q.paused_at, q.per_node, q.max_running, q.key_limit,
+                   (SELECT count(*) FROM (SELECT FROM scheduler_future_task AS f WHERE f.queue = n.name
+                                          LIMIT \(cap)) AS c) AS future,
+                   q.paused_at, q.per_node, q.max_running, q.key_limit,
                    q.rate_count, extract(epoch FROM q.rate_period)::float8 AS rate_period,
                    coalesce(h.minute, 0) AS minute, coalesce(h.hour, 0) AS hour,
                    (SELECT coalesce(t.scheduled_for, t.create_time) FROM scheduler_task AS t
                     WHERE t.queue = n.name AND t.lock_key IS NULL ORDER BY t.queue, t.priority, t.id LIMIT 1)
                        AS next_ready_since
             FROM names AS n LEFT JOIN scheduler_queue AS q ON q.name = n.name
-            LEFT JOIN future AS f ON f.queue = n.name LEFT JOIN finished AS h ON h.queue = n.name
+            LEFT JOIN finished AS h ON h.queue = n.name
             ORDER BY n.name
             """
         ).map { row in

@@ -30,7 +30,7 @@ struct QueuesPage: Sendable {
     static func read(_ connection: Connection) async throws -> QueuesPage {
         let summaries = try await QueueStore(connection: connection).list(countingAtMost: countingAtMost)
         var estimates: [String: Int] = [:]
-        if summaries.contains(where: { $0.ready >= countingAtMost || $0.running >= countingAtMost }) {
+        if summaries.contains(where: { $0.ready >= countingAtMost }) {
             estimates = try await estimatedTasks(connection)
         }
         var minutes: [String: (done: [Int], failed: [Int])] = [:]
@@ -57,7 +57,7 @@ struct QueuesPage: Sendable {
                 return Queue(
                     name: queue.name, ready: count(queue.ready, estimate: estimates[queue.name]),
                     running: count(queue.running, estimate: nil),
-                    future: String(queue.future),
+                    future: count(queue.future, estimate: nil),
                     paused: queue.pausedAt != nil, pausedSince: Formatting.time(queue.pausedAt),
                     limits: queue.limitsText, finishedLastMinute: queue.finishedLastMinute,
                     finishedLastHour: queue.finishedLastHour,
