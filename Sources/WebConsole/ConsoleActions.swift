@@ -47,7 +47,7 @@ struct ConsoleActions: Sendable {
             guard let action = form["action"].flatMap(TaskAction.init) else {
                 throw HTTPError(.badRequest, message: "A bulk action is retry, cancel or delete.")
             }
-            let filter = try routes.filter(form)
+            let filter = try TaskFilterQuery.filter(form)
             let count = try await routes.database.use { connection in
                 let queue = TaskQueue(connection: connection)
                 let ids =

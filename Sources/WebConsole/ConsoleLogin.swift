@@ -50,7 +50,7 @@ struct ConsoleLogin: Sendable {
         return try await next(request, context)
     }
 
-    /// The form of an action, once its user may act and it carries the session's token.
+    /// The form of an action, once its user may act (an admin) and it carries the session's token.
     func action(_ request: Request, context: ConsoleContext, name: String) async throws -> [String: String] {
         let identity = try context.requireIdentity()
         guard identity.role == .admin else {
@@ -59,6 +59,12 @@ struct ConsoleLogin: Sendable {
                 metadata: ["console.user": "\(identity.user)", "console.action": "\(name)"])
             throw HTTPError(.forbidden, message: "Only an admin may \(name).")
         }
+        return try await form(of: request, context: context, name: name)
+    }
+
+    /// The form of a POST of any signed-in user, once it carries the session's token (403 without: a forged POST).
+    func form(of request: Request, context: ConsoleContext, name: String) async throws -> [String: String] {
+        let identity = try context.requireIdentity()
         let form = try await request.decode(as: [String: String].self, context: context)
         guard let token = form["csrf"], token == identity.csrf else {
             logger.warning(

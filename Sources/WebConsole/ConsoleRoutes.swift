@@ -33,7 +33,7 @@ struct ConsoleRoutes: Sendable {
             try await page("queues", "Queues", context) { try await QueuesPage.read($0) }
         }
         signedIn.get("tasks") { request, context in
-            let filter = try self.filter(
+            let filter = try TaskFilterQuery.filter(
                 request.uri.queryParameters.reduce(into: [:]) { $0[String($1.key)] = String($1.value) })
             return try await page("tasks", "Tasks", context) { try await TasksPage.read($0, filter: filter) }
         }
@@ -51,11 +51,7 @@ struct ConsoleRoutes: Sendable {
             try await page("failures", "Failures", context) { try await FailuresPage.read($0) }
         }
         signedIn.post("logout") { request, context in
-            let identity = try context.requireIdentity()
-            let form = try await request.decode(as: [String: String].self, context: context)
-            guard form["csrf"] == identity.csrf else {
-                throw HTTPError(.forbidden, message: "The form's token is wrong.")
-            }
+            _ = try await login.form(of: request, context: context, name: "log out")
             context.sessions.clearSession()
             return Response(status: .seeOther, headers: [.location: link("/login")])
         }
@@ -64,14 +60,6 @@ struct ConsoleRoutes: Sendable {
 
     /// A path under the base path.
     func link(_ path: String) -> String { base + path }
-
-    /// The filter of a query string or form, or 400 naming what is wrong.
-    func filter(_ values: [String: String]) throws -> TaskQueue.Filter {
-        switch TaskFilterQuery.filter(values) {
-        case .success(let filter): return filter
-        case .failure(let error): throw HTTPError(.badRequest, message: error.message)
-        }
-    }
 
     /// Renders `template` with what `read` finds in one turn of the database session, and the message an action
     /// left for it.

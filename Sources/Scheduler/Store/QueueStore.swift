@@ -46,25 +46,16 @@ public struct QueueStore: Sendable {
 
     /// Every queue that is configured, paused, has tasks or finished some in the last hour, and `default`, by name.
     ///
-    /// Each queue's tasks are counted through the task table's indexes, queue by queue (its names found by skipping
-    /// through the ready and running indexes, one probe per queue), so a listing reads what it counts and never the
+    /// Each queue's tasks are counted through the task tables' indexes, queue by queue (its names found by skipping
+    /// through the ready, running and future indexes, one probe per queue), so a listing reads what it counts and never the
     /// whole table. With `countingAtMost`, no count goes past it: a count of `countingAtMost` means at least that many,
     /// and a page stays quick with millions waiting.
     public func list(countingAtMost cap: Int? = nil) async throws -> [Summary] {
         try await connection.query(
             """
-            WITH RECURSIVE \(TaskQueue.readyQueues), running_queues AS (
-                (SELECT queue FROM scheduler_task WHERE lock_key IS NOT NULL ORDER BY queue LIMIT 1)
-                UNION ALL
-                SELECT (SELECT t.queue FROM scheduler_task AS t
-                        WHERE t.lock_key IS NOT NULL AND t.queue > r.queue ORDER BY t.queue LIMIT 1)
-                FROM running_queues AS r WHERE r.queue IS NOT NULL
-            ), future_queues AS (
-                (SELECT queue FROM scheduler_future_task ORDER BY queue LIMIT 1)
-                UNION ALL
-                SELECT (SELECT f.queue FROM scheduler_future_task AS f WHERE f.queue > r.queue ORDER BY f.queue LIMIT 1)
-                FROM future_queues AS r WHERE r.queue IS NOT NULL
-            ), finished AS (
+            WITH RECURSIVE \(TaskQueue.readyQueues),
+            \(TaskQueue.queues("running_queues", in: "scheduler_task", where: "lock_key IS NOT NULL")),
+            \(TaskQueue.queues("future_queues", in: "scheduler_future_task")), finished AS (
                 SELECT queue, count(*) FILTER (WHERE finished_at > now() - interval '1 minute') AS minute,
                        count(*) AS hour
                 FROM scheduler_task_history

@@ -15,6 +15,7 @@ extension TaskQueue {
 
         public static let waitingStates = ["ready", "running", "future"]
         public static let finishedStates = ["done", "failed", "retried", "cancelled", "rescued"]
+        public static let states = waitingStates + finishedStates
 
         public init(
             state: String? = nil, queue: String? = nil, type: String? = nil, name: String? = nil,
@@ -132,18 +133,11 @@ extension TaskQueue {
     ) async throws -> [FinishedAttempt] {
         var conditions = filter.queueCondition
         if let statuses {
-            // An array the planner sees (bound as text, cast), so that the index of unsuccessful attempts serves.
-            guard statuses.allSatisfy(Filter.finishedStates.contains) else {
-                throw PostgresError(.misuse, message: "\(statuses) are not all statuses of finished attempts.")
-            }
-            conditions = "\(conditions) AND status = ANY(\("{\(statuses.joined(separator: ","))}")::text[])"
+            conditions = "\(conditions) AND \(try Self.status(in: statuses))"
         } else if let state = filter.state {
             conditions = "\(conditions) AND status = \(state)"
         }
-        if let window {
-            conditions =
-                "\(conditions) AND finished_at > now() - \(Double(window.components.seconds)) * interval '1 second'"
-        }
+        if let window { conditions = "\(conditions) AND \(Self.finished(within: window))" }
         let scan: SQL = """
             SELECT task_id, name, task_type, queue, status, attempts, node, finished_at, error, concurrency_key
             FROM scheduler_task_history WHERE \(conditions) ORDER BY finished_at DESC
@@ -158,5 +152,31 @@ extension TaskQueue {
                 node: try row.decode(String?.self, "node"), finishedAt: try row.decode(Date.self, "finished_at"),
                 error: try row.decode(String?.self, "error"))
         }
+    }
+
+    /// How many attempts of the last `window` ended with each of `statuses` (those that occurred).
+    public func finishedCounts(statuses: [String], within window: Duration) async throws -> [(
+        status: String, count: Int
+    )] {
+        try await connection.query(
+            """
+            SELECT status, count(*) AS count FROM scheduler_task_history
+            WHERE \(Self.finished(within: window)) AND \(try Self.status(in: statuses))
+            GROUP BY status ORDER BY status
+            """
+        ).map { (try $0.decode(String.self, "status"), try $0.decode(Int.self, "count")) }
+    }
+
+    /// `status = ANY(…)` with the statuses as an array the planner sees (bound as text, cast), so that the index of
+    /// unsuccessful attempts (sql/0023) serves; each must be a status of `Filter.finishedStates`.
+    private static func status(in statuses: [String]) throws -> SQL {
+        guard statuses.allSatisfy(Filter.finishedStates.contains) else {
+            throw PostgresError(.misuse, message: "\(statuses) are not all statuses of finished attempts.")
+        }
+        return "status = ANY(\("{\(statuses.joined(separator: ","))}")::text[])"
+    }
+
+    private static func finished(within window: Duration) -> SQL {
+        "finished_at > now() - \(Double(window.components.seconds)) * interval '1 second'"
     }
 }

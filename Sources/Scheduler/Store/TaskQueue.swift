@@ -94,16 +94,22 @@ public struct TaskQueue: Sendable {
         SELECT \(taskColumns) FROM scheduler_task UNION ALL SELECT \(futureColumns) FROM scheduler_future_task
         """
 
-    /// `ready_queues(queue)`: the queues that have ready tasks, one probe of the ready index each (a skip scan:
-    /// PostgreSQL's planner does not skip by itself), ending with a NULL row. A `WITH RECURSIVE` clause's member.
-    static let readyQueues: SQL = """
-        ready_queues AS (
-            (SELECT queue FROM scheduler_task WHERE lock_key IS NULL ORDER BY queue LIMIT 1)
-            UNION ALL
-            SELECT (SELECT t.queue FROM scheduler_task AS t
-                    WHERE t.lock_key IS NULL AND t.queue > r.queue ORDER BY t.queue LIMIT 1)
-            FROM ready_queues AS r WHERE r.queue IS NOT NULL)
+    /// `NAME(queue)`: the queues that have rows in `table` matching `condition`, one probe of an index that leads
+    /// with the queue each (a skip scan: PostgreSQL's planner does not skip by itself), ending with a NULL row. A
+    /// `WITH RECURSIVE` clause's member; `name`, `table` and `condition` are the caller's own SQL.
+    static func queues(_ name: String, in table: String, where condition: String = "TRUE") -> SQL {
         """
+        \(unsafeSQL: name) AS (
+            (SELECT queue FROM \(unsafeSQL: table) WHERE \(unsafeSQL: condition) ORDER BY queue LIMIT 1)
+            UNION ALL
+            SELECT (SELECT t.queue FROM \(unsafeSQL: table) AS t
+                    WHERE \(unsafeSQL: condition) AND t.queue > r.queue ORDER BY t.queue LIMIT 1)
+            FROM \(unsafeSQL: name) AS r WHERE r.queue IS NOT NULL)
+        """
+    }
+
+    /// `ready_queues(queue)`: the queues that have ready tasks.
+    static let readyQueues = queues("ready_queues", in: "scheduler_task", where: "lock_key IS NULL")
 
     static func waitingTask(_ row: PostgresRow) throws -> WaitingTask {
         WaitingTask(

@@ -6,6 +6,7 @@ import Scheduler
 /// newest first, with a count of each.
 struct FailuresPage: Sendable {
     static let statuses = ["failed", "retried", "rescued"]
+    static let window = Duration.seconds(24 * 3600)
 
     struct Count: Sendable {
         var status: String
@@ -15,19 +16,14 @@ struct FailuresPage: Sendable {
     var counts: [Count]
     var rows: [TasksPage.Row]
 
-    /// Two range reads of history's `finished_at` index, over the last day's partitions only.
+    /// Two reads of history's index of unsuccessful attempts (sql/0023), over the last day's partitions only.
     static func read(_ connection: Connection) async throws -> FailuresPage {
-        // The statuses as an array the planner sees, so that the index of unsuccessful attempts serves.
-        let counts = try await connection.query(
-            """
-            SELECT status, count(*) AS count FROM scheduler_task_history
-            WHERE finished_at > now() - interval '24 hours'
-              AND status = ANY(\("{\(statuses.joined(separator: ","))}")::text[])
-            GROUP BY status ORDER BY status
-            """
-        ).map { Count(status: try $0.decode(String.self, "status"), count: try $0.decode(Int.self, "count")) }
-        let rows = try await TaskQueue(connection: connection).finished(
-            matching: TaskQueue.Filter(), statuses: statuses, within: .seconds(24 * 3600), limit: TasksPage.limit)
+        let queue = TaskQueue(connection: connection)
+        let counts = try await queue.finishedCounts(statuses: statuses, within: window).map {
+            Count(status: $0.status, count: $0.count)
+        }
+        let rows = try await queue.finished(
+            matching: TaskQueue.Filter(), statuses: statuses, within: window, limit: TasksPage.limit)
         return FailuresPage(counts: counts, rows: rows.map(TasksPage.Row.init))
     }
 }

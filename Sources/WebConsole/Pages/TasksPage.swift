@@ -1,4 +1,5 @@
 import Foundation
+import Hummingbird
 import Postgres
 import Scheduler
 
@@ -49,7 +50,7 @@ struct TasksPage: Sendable {
         }
         return TasksPage(
             filter: filter,
-            states: (TaskQueue.Filter.waitingStates + TaskQueue.Filter.finishedStates).map {
+            states: TaskQueue.Filter.states.map {
                 Choice(value: $0, selected: $0 == filter.state)
             },
             rows: rows, isFinished: filter.isFinished, isFull: rows.count == limit,
@@ -59,20 +60,16 @@ struct TasksPage: Sendable {
 
 /// A task filter as the listing's query string carries it (`?state=failed&queue=mail`).
 enum TaskFilterQuery {
-    static let fields = ["state", "queue", "type", "name", "key"]
-
-    /// The filter of `values` (a query string's or a form's), empty values left out; nil with the sentence that says
+    /// The filter of `values` (a query string's or a form's), empty values left out; 400 with the sentence that says
     /// what is wrong when the state is not one a task has.
-    static func filter(_ values: [String: String]) -> Result<TaskQueue.Filter, ConsoleInputError> {
+    static func filter(_ values: [String: String]) throws -> TaskQueue.Filter {
         func value(_ field: String) -> String? { values[field].flatMap { $0.isEmpty ? nil : $0 } }
         let filter = TaskQueue.Filter(
             state: value("state"), queue: value("queue"), type: value("type"), name: value("name"), key: value("key"))
-        if let state = filter.state,
-            !(TaskQueue.Filter.waitingStates + TaskQueue.Filter.finishedStates).contains(state)
-        {
-            return .failure(ConsoleInputError("\(String(reflecting: state)) is not a task state"))
+        if let state = filter.state, !TaskQueue.Filter.states.contains(state) {
+            throw HTTPError(.badRequest, message: "\(String(reflecting: state)) is not a task state")
         }
-        return .success(filter)
+        return filter
     }
 
     static func text(_ filter: TaskQueue.Filter) -> String {
@@ -90,12 +87,6 @@ extension CharacterSet {
     /// What a query string's value may hold as it is: unreserved characters only.
     static let urlQueryValueAllowed = CharacterSet(
         charactersIn: "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-._~")
-}
-
-/// Input from a request that the console refuses, in one sentence.
-struct ConsoleInputError: Error, Sendable {
-    var message: String
-    init(_ message: String) { self.message = message }
 }
 
 extension TasksPage.Row {
