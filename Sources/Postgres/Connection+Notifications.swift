@@ -27,7 +27,8 @@ extension Connection {
     /// on a thread of its own, so statements go on on the same connection meanwhile, and a module needs no connection
     /// of its own just to listen. A notification is seen the moment it arrives, or, when it came in with a
     /// statement's answer, the moment that statement is done. Cancelling the waiting task ends the wait at once with
-    /// `CancellationError`. One task at a time waits on a connection.
+    /// `CancellationError`. One task at a time waits on a connection. A notification the same as one heard and not yet
+    /// returned (channel, payload and sender) is returned once.
     public nonisolated func nextNotification(timeout: Duration) async throws -> PostgresNotification? {
         let deadline = ContinuousClock.now + timeout
         while true {
@@ -43,16 +44,17 @@ extension Connection {
         }
     }
 
-    /// Moves the notifications libpq has read into `heard`, waking a waiter when there are any: a statement's answer
-    /// may bring them, and the waiter's socket then shows nothing more to read.
+    /// Moves the notifications libpq has read into `heard` (leaving out repeats of those not yet taken), waking a
+    /// waiter when there are any: a statement's answer may bring them, and the waiter's socket then shows nothing more
+    /// to read.
     func collectNotifications(_ handle: OpaquePointer) {
         var collected = false
         while let notify = PQnotifies(handle) {
-            heard.append(
-                PostgresNotification(
-                    channel: String(cString: notify.pointee.relname), payload: String(cString: notify.pointee.extra),
-                    senderPID: notify.pointee.be_pid))
+            let notification = PostgresNotification(
+                channel: String(cString: notify.pointee.relname), payload: String(cString: notify.pointee.extra),
+                senderPID: notify.pointee.be_pid)
             PQfreemem(notify)
+            if !heard.contains(notification) { heard.append(notification) }
             collected = true
         }
         if collected { waker.wake() }

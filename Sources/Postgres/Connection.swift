@@ -29,7 +29,10 @@ public actor Connection {
     private nonisolated let waitingThreadSlot = Mutex<ConnectionExecutor?>(nil)
     /// Whether the session listens on a channel: statements then hand the notifications they bring to `heard`.
     var isListening = false
-    /// Notifications read and not yet taken by `nextNotification`, oldest first.
+    /// Notifications read and not yet taken by `nextNotification`, oldest first, each once: a repeat of one still
+    /// here is dropped, as the server drops one repeated within a transaction. A busy worker takes a notification only
+    /// when it runs out of tasks, while every enqueue's commit sends one, so a list of every repeat grew by some 40
+    /// bytes an enqueue for as long as the worker stayed busy; this holds one per sender and payload.
     var heard: [PostgresNotification] = []
     private nonisolated let serverPID = Atomic<Int32>(0)
     private var session: Session?

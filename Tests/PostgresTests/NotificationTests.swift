@@ -41,6 +41,29 @@ struct NotificationTests {
         }
     }
 
+    @Test func repeatsNotYetTakenAreHeardOnce() async throws {
+        try await withTestDatabase(migrated: false) { database in
+            let listener = try await database.connect()
+            let sender = try await database.connect()
+            try await listener.listen("work")
+            // Each in a transaction of its own, so the server delivers every one, as a stream of enqueues does.
+            for _ in 1...300 {
+                try await sender.notify("work", payload: "a")
+                try await sender.notify("work", payload: "b")
+            }
+            // The listener's statement reads what came meanwhile, as a busy worker's claims do.
+            _ = try await listener.query("SELECT pg_sleep(0.05)")
+            #expect(try await listener.nextNotification(timeout: .seconds(5))?.payload == "a")
+            #expect(try await listener.nextNotification(timeout: .seconds(5))?.payload == "b")
+            #expect(try await listener.nextNotification(timeout: .milliseconds(100)) == nil)
+            // Taken, a payload is heard again.
+            try await sender.notify("work", payload: "a")
+            #expect(try await listener.nextNotification(timeout: .seconds(5))?.payload == "a")
+            await listener.close()
+            await sender.close()
+        }
+    }
+
     @Test func anyTextIsASafeChannelName() async throws {
         try await withTestDatabase(migrated: false) { database in
             let listener = try await database.connect()
