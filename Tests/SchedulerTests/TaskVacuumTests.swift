@@ -56,37 +56,4 @@ struct TaskVacuumTests {
             #expect(timeout == "0", "the vacuum's time limit outlived it")
         }
     }
-
-    /// Rows of the task table this session has read (by scans and through indexes) and not yet sent to the statistics.
-    static func rowsRead(on connection: Connection) async throws -> Int {
-        try await connection.query(
-            """
-            SELECT seq_tup_read + coalesce(idx_tup_fetch, 0) AS read FROM pg_stat_xact_user_tables
-            WHERE relid = 'scheduler_task'::regclass
-            """)[0].decode(Int.self, "read")
-    }
-
-    @Test func aClaimReadsWhatItTakesWhenAVacuumLeftStatisticsThatSayTheTableIsEmpty() async throws {
-        try await withTestConnection { connection in
-            try await connection.execute("ALTER TABLE scheduler_task SET (autovacuum_enabled = false)")
-            // A queue that drained to its last task, vacuumed then (reltuples 1, the pages kept), and filled again.
-            try await connection.execute(
-                "INSERT INTO scheduler_task (task_type) SELECT 'Noop' FROM generate_series(1, 20000)")
-            try await connection.execute("DELETE FROM scheduler_task WHERE id < (SELECT max(id) FROM scheduler_task)")
-            try await connection.execute("VACUUM scheduler_task")
-            try await connection.execute(
-                "INSERT INTO scheduler_task (task_type) SELECT 'Noop' FROM generate_series(1, 5000)")
-            // In one transaction: the session sends its counts, and starts them again, only between transactions.
-            let (claimed, read) = try await connection.transaction { connection in
-                let before = try await Self.rowsRead(on: connection)
-                let claimed = try await connection.query(
-                    "SELECT count(*) AS n FROM scheduler_claim_tasks('t', 'n', 100, '{}', '{}', '{}', '{}')")[0]
-                    .decode(Int.self, "n")
-                return (claimed, try await Self.rowsRead(on: connection) - before)
-            }
-            #expect(claimed == 100)
-            // With sorts allowed and the update's rows found by the join alone, it read every ready task (5,101 rows).
-            #expect(read < 1_000, "a claim of 100 read \(read) rows of 5,001")
-        }
-    }
 }
