@@ -54,7 +54,12 @@ struct TaskStore: Sendable {
                     \(try Self.textArray(Set(outcomes.map(\.queue))))))
             SELECT *, extract(epoch FROM clock_timestamp())::float8 AS server_clock FROM claimed
             """
-        let rows = try await Self.retryingDeadlocks { try await connection.query(statement) }
+        // A claim that records nothing is the same text every time, which is worth keeping prepared: it is the claim
+        // of a worker woken for a new task, and sent unprepared its parse and bind took 0.11 ms of the 0.37 ms the
+        // server spent on it (log_min_duration_statement 0, durable server).
+        let rows = try await Self.retryingDeadlocks {
+            try await connection.query(statement, prepared: outcomes.isEmpty)
+        }
         if let serverClock = try rows.first?.decode(Double.self, "server_clock") {
             clock.observe(serverClock: serverClock, at: .now)
         }
