@@ -168,6 +168,8 @@ struct ClaimLimitTests {
             """)[0].decode(Int.self, "read")
     }
 
+    /// Each session plans the claim once (sql/0025), so the plan made here is the one a worker would keep for all its
+    /// claims: it has to read a queue through the ready index in order whatever the statistics said (sql/0024).
     @Test func aClaimReadsWhatItTakesWhenAVacuumLeftStatisticsThatSayTheTableIsEmpty() async throws {
         try await withTestConnection { connection in
             try await connection.execute("ALTER TABLE scheduler_task SET (autovacuum_enabled = false)")
