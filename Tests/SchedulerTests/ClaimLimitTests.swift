@@ -168,6 +168,23 @@ struct ClaimLimitTests {
             """)[0].decode(Int.self, "read")
     }
 
+    /// A migration that replaces the claim function sets its SET clauses anew: one that left these out would bring
+    /// back the plans that read and sorted a whole backlog (sql/0014, 0024) or planned every call (sql/0025).
+    @Test func theClaimFunctionKeepsItsPlannerSettings() async throws {
+        try await withTestConnection { connection in
+            let settings = try await connection.query(
+                """
+                SELECT unnest(proconfig) AS setting FROM pg_proc WHERE proname = 'scheduler_claim_tasks'
+                ORDER BY setting
+                """
+            ).map { try $0.decode(String.self, "setting") }
+            #expect(
+                settings == [
+                    "enable_seqscan=off", "enable_sort=off", "jit=off", "plan_cache_mode=force_generic_plan",
+                ])
+        }
+    }
+
     /// Each session plans the claim once (sql/0025), so the plan made here is the one a worker would keep for all its
     /// claims: it has to read a queue through the ready index in order whatever the statistics said (sql/0024).
     @Test func aClaimReadsWhatItTakesWhenAVacuumLeftStatisticsThatSayTheTableIsEmpty() async throws {
