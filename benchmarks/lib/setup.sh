@@ -29,6 +29,12 @@ bench_start() {
     bench_server_settings
 }
 
+# bench_needs COMMAND PACKAGE: stops with one sentence when COMMAND is missing, before anything is built or started
+# (benchmarks/run checks what its benchmarks need this way, rather than stop at one of them half an hour in).
+bench_needs() {
+    command -v "$1" >/dev/null || { echo "$(basename -- "$0"): needs $1 (apt-get install -y $2)" >&2; exit 1; }
+}
+
 # Prints the line that names the server a benchmark's figures came from.
 bench_server_settings() {
     psql -Atc "SELECT 'server: PostgreSQL ' || current_setting('server_version') || ', ' || string_agg(name || '=' || current_setting(name), ', ' ORDER BY name) FROM pg_settings WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'max_connections', 'shared_buffers')"
