@@ -133,6 +133,36 @@ struct ClaimLimitTests {
         }
     }
 
+    /// While no queue has a limit, a key limit or a rate, a claim takes the plain path (sql/0026), which neither reads
+    /// nor locks the queues' rows. It has to take what the full claim takes, in the same turns: queues in turn within
+    /// a priority, each within its room, paused ones left alone. The second claim runs the full path, made to by a
+    /// limit on a queue without tasks.
+    @Test func theClaimWithoutLimitsTakesWhatTheFullClaimTakesInTheSameTurns() async throws {
+        try await withTestConnection { connection in
+            for (queue, priority) in [("mail", 0), ("default", 0), ("bulk", 5), ("mail", 5), ("held", 0)] {
+                _ = try await add(connection, 3, queue: queue, priority: priority)
+            }
+            try await connection.execute("SELECT scheduler_queue_pause('held')")
+            func claimed(_ token: String) async throws -> [String] {
+                try await connection.query(
+                    """
+                    SELECT t.queue, t.priority, c.turn FROM scheduler_claim_tasks(\(token), 'node-a', 7,
+                        '{"mail": 4, "": 2}'::jsonb, '{}'::bigint[], '{}'::text[], '{}'::text[]) AS c
+                    JOIN scheduler_task AS t USING (id) ORDER BY c.turn
+                    """
+                ).map {
+                    "\(try $0.decode(String.self, "queue")) \(try $0.decode(Int.self, "priority")) \(try $0.decode(Int.self, "turn"))"
+                }
+            }
+            let plain = try await claimed("plain")
+            #expect(
+                plain == ["mail 0 1", "default 0 2", "mail 0 3", "default 0 4", "mail 0 5", "bulk 5 6", "bulk 5 7"])
+            try await connection.execute("UPDATE scheduler_task SET lock_key = NULL, attempts = 0")
+            try await connection.execute("INSERT INTO scheduler_queue (name, max_running) VALUES ('idle', 1)")
+            #expect(try await claimed("full") == plain)
+        }
+    }
+
     @Test func cancelRemovesAWaitingTaskIntoHistoryAndMarksARunningOne() async throws {
         try await withTestConnection { connection in
             let ids = try await add(connection, 2, queue: "mail", key: "k")
@@ -186,10 +216,15 @@ struct ClaimLimitTests {
     }
 
     /// Each session plans the claim once (sql/0025), so the plan made here is the one a worker would keep for all its
-    /// claims: it has to read a queue through the ready index in order whatever the statistics said (sql/0024).
-    @Test func aClaimReadsWhatItTakesWhenAVacuumLeftStatisticsThatSayTheTableIsEmpty() async throws {
+    /// claims: it has to read a queue through the ready index in order whatever the statistics said (sql/0024), on the
+    /// plain path (sql/0026) and, once a queue has a limit, on the full one.
+    @Test(arguments: [false, true])
+    func aClaimReadsWhatItTakesWhenAVacuumLeftStatisticsThatSayTheTableIsEmpty(limited: Bool) async throws {
         try await withTestConnection { connection in
             try await connection.execute("ALTER TABLE scheduler_task SET (autovacuum_enabled = false)")
+            if limited {
+                try await connection.execute("INSERT INTO scheduler_queue (name, max_running) VALUES ('mail', 1)")
+            }
             // A queue that drained to its last task, vacuumed then (reltuples 1, the pages kept), and filled again.
             try await connection.execute(
                 "INSERT INTO scheduler_task (task_type) SELECT 'Noop' FROM generate_series(1, 20000)")
