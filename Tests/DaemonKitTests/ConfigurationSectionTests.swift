@@ -1,5 +1,6 @@
 import DaemonKit
 import Foundation
+import TestSupport
 import Testing
 
 /// A library's own section, as the scheduler and the cache declare theirs.
@@ -20,10 +21,9 @@ private struct ReportSettings: ConfigurationSection, Equatable {
 @Suite("Configuration sections that libraries register")
 struct ConfigurationSectionTests {
     private func load(_ text: String, registry: ModuleRegistry) throws -> Configuration {
-        let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        return try Configuration.load(file: path, registry: registry, environment: [:])
+        try withTemporaryFile(holding: text) { path in
+            try Configuration.load(file: path, registry: registry, environment: [:])
+        }
     }
 
     private static var withReports: ModuleRegistry {

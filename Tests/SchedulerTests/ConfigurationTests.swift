@@ -2,6 +2,7 @@ import Cache
 import DaemonKit
 import Foundation
 import Scheduler
+import TestSupport
 import Testing
 
 /// The modules and sections of the pgdaemon binary, which these configurations are read for.
@@ -9,25 +10,20 @@ let pgdaemonModules = ModuleRegistry.builtIn.adding(.scheduler())
 
 @Suite("Configuration file and environment", .timeLimit(.minutes(2)))
 struct ConfigurationTests {
-    private func write(_ text: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
     @Test func readsNodeAndDatabaseAndLetsTheEnvironmentOverrideThem() throws {
-        let path = try write("node: node-a\ndatabase: postgresql://pgdaemon@db/app\nmodules: {}\n")
-        let fromFile = try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
-        #expect(fromFile.node == "node-a")
-        #expect(fromFile.database == "postgresql://pgdaemon@db/app")
-        let overridden = try Configuration.load(
-            file: path, registry: pgdaemonModules,
-            environment: ["PGDAEMON_DATABASE_URL": "dbname=other", "PGDAEMON_NODE": "node-b"])
-        #expect(overridden.node == "node-b")
-        #expect(overridden.database == "dbname=other")
-        let byOption = try Configuration.load(
-            file: path, node: "node-c", registry: pgdaemonModules, environment: ["PGDAEMON_NODE": "node-b"])
-        #expect(byOption.node == "node-c")
+        try withTemporaryFile(holding: "node: node-a\ndatabase: postgresql://pgdaemon@db/app\nmodules: {}\n") { path in
+            let fromFile = try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+            #expect(fromFile.node == "node-a")
+            #expect(fromFile.database == "postgresql://pgdaemon@db/app")
+            let overridden = try Configuration.load(
+                file: path, registry: pgdaemonModules,
+                environment: ["PGDAEMON_DATABASE_URL": "dbname=other", "PGDAEMON_NODE": "node-b"])
+            #expect(overridden.node == "node-b")
+            #expect(overridden.database == "dbname=other")
+            let byOption = try Configuration.load(
+                file: path, node: "node-c", registry: pgdaemonModules, environment: ["PGDAEMON_NODE": "node-b"])
+            #expect(byOption.node == "node-c")
+        }
     }
 
     @Test func withoutAFileLibpqDefaultsAndTheHostNameApply() throws {
@@ -37,30 +33,33 @@ struct ConfigurationTests {
     }
 
     @Test func anUnknownKeyIsNamedWithItsLine() throws {
-        let path = try write("node: a\ndatabse: x\n")
-        let error = #expect(throws: ConfigurationError.self) {
-            try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+        try withTemporaryFile(holding: "node: a\ndatabse: x\n") { path in
+            let error = #expect(throws: ConfigurationError.self) {
+                try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+            }
+            #expect(error?.line == 2)
+            #expect(error?.keyPath == "databse")
+            #expect(error?.description.hasPrefix("\(path):2: databse: unknown key; expected one of") == true)
         }
-        #expect(error?.line == 2)
-        #expect(error?.keyPath == "databse")
-        #expect(error?.description.hasPrefix("\(path):2: databse: unknown key; expected one of") == true)
     }
 
     @Test func aSyntaxErrorNamesItsLine() throws {
-        let path = try write("node: a\ndatabase: [unclosed\n")
-        let error = #expect(throws: ConfigurationError.self) {
-            try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+        try withTemporaryFile(holding: "node: a\ndatabase: [unclosed\n") { path in
+            let error = #expect(throws: ConfigurationError.self) {
+                try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+            }
+            #expect(error?.line != nil)
+            #expect(error?.message.hasPrefix("not valid YAML") == true)
         }
-        #expect(error?.line != nil)
-        #expect(error?.message.hasPrefix("not valid YAML") == true)
     }
 
     @Test func aWrongTypeIsNamed() throws {
-        let path = try write("node:\n  - a\n")
-        let error = #expect(throws: ConfigurationError.self) {
-            try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+        try withTemporaryFile(holding: "node:\n  - a\n") { path in
+            let error = #expect(throws: ConfigurationError.self) {
+                try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+            }
+            #expect(error?.description == "\(path):2: node: expected a non-empty string")
         }
-        #expect(error?.description == "\(path):2: node: expected a non-empty string")
     }
 
     @Test func aMissingFileIsAnError() throws {
@@ -73,9 +72,9 @@ struct ConfigurationTests {
 
 /// The configuration in `text`, written to a file of its own and loaded without environment overrides.
 private func loadConfiguration(_ text: String) throws -> Configuration {
-    let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml").path
-    try text.write(toFile: path, atomically: true, encoding: .utf8)
-    return try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+    try withTemporaryFile(holding: text) { path in
+        try Configuration.load(file: path, registry: pgdaemonModules, environment: [:])
+    }
 }
 
 @Suite("Module, daemon and command entries")

@@ -119,11 +119,10 @@ struct ClockSkewTests {
         }
     }
 
-    /// `Tests/ClockOffset/clock_offset.c`, compiled once per test run with the toolchain's C compiler.
+    /// `Tests/ClockOffset/clock_offset.c`, compiled by the toolchain's C compiler into the build folder, where each run
+    /// replaces the file of the run before: named by process in the temporary folder, one stayed behind per test run.
     static func clockOffsetLibrary() async throws -> String {
-        let library = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-clock-offset-\(getpid()).so")
-            .path
-        if FileManager.default.fileExists(atPath: library) { return library }
+        let library = ThrowawayPostgres.repositoryRoot.appending(path: ".build/pgdaemon-clock-offset.so").path
         let source = ThrowawayPostgres.repositoryRoot.appending(path: "Tests/ClockOffset/clock_offset.c").path
         let compiler = try #require(
             (ProcessInfo.processInfo.environment["PATH"] ?? "").split(separator: ":").flatMap { folder in

@@ -48,6 +48,7 @@ struct DatabaseCommandTests {
 
         let file = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-\(UUID().uuidString).yaml")
         try "node: a\nnodes: b\n".write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file) }
         let unknownKey = try await PGDaemonProcess.run(["db", "status", "--config", file.path])
         #expect(unknownKey.status == 2)
         #expect(unknownKey.stderr.hasPrefix("pgdaemon: \(file.path):2: nodes: unknown key"))

@@ -3,8 +3,8 @@ import Foundation
 import Synchronization
 
 /// One run of an allow-listed program: spawned without a shell (`ChildProcess`: signals at their defaults), stdout and
-/// stderr captured to a file, and killed (SIGTERM, then SIGKILL 5 s later) at its timeout or when the waiting task is
-/// cancelled.
+/// stderr captured to a file without a name, and killed (SIGTERM, then SIGKILL 5 s later) at its timeout or when the
+/// waiting task is cancelled.
 struct CommandRun {
     /// How a run ended.
     struct Outcome {
@@ -18,14 +18,13 @@ struct CommandRun {
     static let outputLimit = 65_536
 
     static func run(_ argv: [String], timeout: Duration) async throws -> Outcome {
-        let outputPath = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-command-\(UUID().uuidString)")
-            .path
-        defer { try? FileManager.default.removeItem(atPath: outputPath) }
+        let output = try outputFile()
+        defer { close(output) }
         let process: ChildProcess
         do {
             process = try ChildProcess(
-                executable: argv[0], arguments: Array(argv.dropFirst()), stdout: .file(outputPath),
-                stderr: .file(outputPath))
+                executable: argv[0], arguments: Array(argv.dropFirst()), stdout: .descriptor(output),
+                stderr: .descriptor(output))
         } catch let error as POSIXError {
             throw PermanentTaskFailure("Cannot start \(argv[0]): \(error.localizedDescription).")
         }
@@ -44,12 +43,29 @@ struct CommandRun {
                 killer.kill(timedOut: false)
             }
         }
-        var data = FileManager.default.contents(atPath: outputPath) ?? Data()
-        if data.count > outputLimit { data = data.suffix(outputLimit) }
         return Outcome(
             status: process.terminatingSignal == nil ? code : nil, signal: process.terminatingSignal,
             timedOut: killer.timedOut,
-            output: String(decoding: data, as: UTF8.self))
+            output: String(decoding: tail(of: output), as: UTF8.self))
+    }
+
+    /// A file in the temporary folder, open for reading and writing, whose name is removed at once: a worker killed
+    /// while the program runs leaves nothing behind, where a named file stayed in `/tmp` for good.
+    private static func outputFile() throws -> Int32 {
+        let path = FileManager.default.temporaryDirectory.appending(path: "pgdaemon-command-\(UUID().uuidString)").path
+        let descriptor = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw POSIXError(POSIXErrorCode(rawValue: errno) ?? .EIO) }
+        unlink(path)
+        return descriptor
+    }
+
+    /// The last `outputLimit` bytes written to `descriptor`.
+    private static func tail(of descriptor: Int32) -> [UInt8] {
+        let size = Int(max(0, lseek(descriptor, 0, SEEK_END)))
+        let start = max(0, size - outputLimit)
+        var bytes = [UInt8](repeating: 0, count: size - start)
+        let count = bytes.withUnsafeMutableBytes { pread(descriptor, $0.baseAddress, $0.count, off_t(start)) }
+        return Array(bytes.prefix(max(0, count)))
     }
 
     /// Sends SIGTERM, then SIGKILL 5 s later if the process is still there, at most once; through `ChildProcess`, which
