@@ -178,11 +178,18 @@ struct CacheCommandTests {
                 try $0.decode(String.self, "key")
             }
             #expect(keys == (1...5).map { "page-\($0)" })
-            let first = try await connection.query(
-                """
-                SELECT task_id, output FROM scheduler_task_history WHERE task_type = 'CacheCleanup' AND status = 'done'
-                ORDER BY id LIMIT 1
-                """)[0]
+            // The worker records a run after the handler's own commit, so its history row may come a moment later.
+            var recorded: PostgresRow?
+            try await waitUntil("the first cleanup is in history") {
+                recorded = try await connection.query(
+                    """
+                    SELECT task_id, output FROM scheduler_task_history
+                    WHERE task_type = 'CacheCleanup' AND status = 'done' ORDER BY id LIMIT 1
+                    """
+                ).first
+                return recorded != nil
+            }
+            let first = try #require(recorded)
             #expect(try first.decode(String.self, "output") == "Removed 30 expired and 15 over-limit cache entries.\n")
             let shown = try await node.command(["task", "show", String(try first.decode(Int64.self, "task_id"))])
             #expect(
